@@ -1,0 +1,76 @@
+/**
+ * Coded errors. Every error Freshet raises on purpose carries a stable `code` (`FRESHET_*`) so callers,
+ * HTTP clients and the CLI can react to it without parsing messages.
+ *
+ * @example
+ * ```ts
+ * try { await log.read('orders', 9, 0n) } catch (e) {
+ *   if (isFreshetError(e, 'FRESHET_UNKNOWN_PARTITION')) console.error(e.message)
+ * }
+ * ```
+ */
+export const ErrorCodes = {
+  /** A caller broke a documented precondition (bad argument, bad option combination). */
+  INVALID_ARGUMENT: 'FRESHET_INVALID_ARGUMENT',
+  /** A topic that does not exist was named. */
+  UNKNOWN_TOPIC: 'FRESHET_UNKNOWN_TOPIC',
+  /** A partition outside `0..partitions-1` was named. */
+  UNKNOWN_PARTITION: 'FRESHET_UNKNOWN_PARTITION',
+  /** A topic with that name already exists. */
+  TOPIC_EXISTS: 'FRESHET_TOPIC_EXISTS',
+  /** The requested offset is below the log start (deleted by retention) or beyond the end. */
+  OFFSET_OUT_OF_RANGE: 'FRESHET_OFFSET_OUT_OF_RANGE',
+  /** A stored batch failed its checksum or its framing is impossible (not a torn tail). */
+  LOG_CORRUPT: 'FRESHET_LOG_CORRUPT',
+  /** The log was used after `close()`. */
+  LOG_CLOSED: 'FRESHET_LOG_CLOSED',
+  /** The bounded append queue is full: the caller must retry later (backpressure). */
+  LOG_BUSY: 'FRESHET_LOG_BUSY',
+  /** The disk refused a write (ENOSPC, EIO...). Nothing of the failed append was acknowledged. */
+  LOG_WRITE_FAILED: 'FRESHET_LOG_WRITE_FAILED',
+  /** A record or batch is larger than its configured bound. */
+  RECORD_TOO_LARGE: 'FRESHET_RECORD_TOO_LARGE',
+  /** A request body could not be parsed as JSON / NDJSON. */
+  MALFORMED_JSON: 'FRESHET_MALFORMED_JSON',
+  /** A request body is larger than the configured bound. */
+  PAYLOAD_TOO_LARGE: 'FRESHET_PAYLOAD_TOO_LARGE',
+  /** A request carries more events than the configured bound. */
+  TOO_MANY_EVENTS: 'FRESHET_TOO_MANY_EVENTS',
+  /** A request's content type is not one ingest accepts. */
+  UNSUPPORTED_MEDIA_TYPE: 'FRESHET_UNSUPPORTED_MEDIA_TYPE',
+  /** Missing or wrong bearer token. */
+  UNAUTHORIZED: 'FRESHET_UNAUTHORIZED',
+  /** An event failed its topic's schema. */
+  SCHEMA_VIOLATION: 'FRESHET_SCHEMA_VIOLATION',
+  /** An event's configured event-time field is present but not a valid time. */
+  INVALID_EVENT_TIME: 'FRESHET_INVALID_EVENT_TIME',
+  /** A configuration file or option is invalid. */
+  INVALID_CONFIG: 'FRESHET_INVALID_CONFIG',
+  /** An internal invariant did not hold: a bug in Freshet. */
+  ASSERTION_FAILED: 'FRESHET_ASSERTION_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** An error with a stable machine-readable code and optional structured details. */
+export class FreshetError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FreshetError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** `CODE: message`, the form the CLI and logs print. */
+  override toString(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+/** True when `error` is a FreshetError, optionally with the given code. */
+export function isFreshetError(error: unknown, code?: ErrorCode): error is FreshetError {
+  return error instanceof FreshetError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,164 @@
+/**
+ * The event log interface: Kafka's semantics (topics, partitions, offsets, keys, timestamps, headers,
+ * consumer-group offsets), so the embedded file log and a Kafka-backed log are interchangeable.
+ *
+ * Offsets are plain numbers (exact up to 2^53, ~285 years at a million records a second).
+ * `latestOffset` is Kafka's high watermark: the offset the next acknowledged record will get; records
+ * below it are acknowledged and readable.
+ */
+
+/** One record header. Keys are strings, values bytes, duplicates allowed (as in Kafka). */
+export interface RecordHeader {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/** What a producer hands to the log. */
+export interface ProducerRecord {
+  /** Partitioning key; `null`/absent spreads records over partitions. */
+  readonly key?: Uint8Array | null;
+  /** The payload; `null` is a tombstone (a delete, for compacted topics and tables). */
+  readonly value: Uint8Array | null;
+  /** Event time in ms since the epoch; defaults to append (log-append) time. */
+  readonly timestampMs?: number;
+  readonly headers?: readonly RecordHeader[];
+}
+
+/** A record as stored, with its position. */
+export interface ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: readonly RecordHeader[];
+}
+
+/**
+ * A batch of consecutive records of one partition, read lazily: accessors decode one field of one
+ * record on demand, so hot paths can skip what they do not use and never allocate a record object.
+ * Indices run from 0 to `count - 1`; the record at index i has offset `offsetAt(i)`.
+ */
+export interface RecordBatchView {
+  readonly topic: string;
+  readonly partition: number;
+  /** Number of records in this view. */
+  readonly count: number;
+  offsetAt(index: number): number;
+  timestampAt(index: number): number;
+  keyAt(index: number): Uint8Array | null;
+  valueAt(index: number): Uint8Array | null;
+  headersAt(index: number): readonly RecordHeader[];
+  /** The record at `index` as a plain object (allocates; for tools and tests, not hot paths). */
+  recordAt(index: number): ConsumedRecord;
+}
+
+export interface ReadOptions {
+  /** Stop after this many records (default `Limits.defaultReadMaxRecords`). */
+  readonly maxRecords?: number;
+  /** Stop after roughly this many bytes; at least one batch is always returned if any is available. */
+  readonly maxBytes?: number;
+}
+
+export interface ReadResult {
+  /** Consecutive batches starting at the requested offset (possibly empty at the end of the log). */
+  readonly batches: readonly RecordBatchView[];
+  /** The offset to read from next. */
+  readonly nextOffset: number;
+  /** The partition's high watermark when the read happened (for lag). */
+  readonly highWatermark: number;
+}
+
+export interface AppendResult {
+  readonly topic: string;
+  readonly partition: number;
+  /** Offset of the first appended record. */
+  readonly baseOffset: number;
+  /** Offset of the last appended record (`baseOffset + count - 1`). */
+  readonly lastOffset: number;
+}
+
+/** Per-topic configuration. */
+export interface TopicConfig {
+  readonly partitions: number;
+  /** Delete whole segments whose newest record is older than this (ms); absent = keep forever. */
+  readonly retentionMs?: number;
+  /** Delete the oldest whole segments while a partition is larger than this (bytes); absent = no bound. */
+  readonly retentionBytes?: number;
+  /** Roll to a new segment file after this many bytes. */
+  readonly segmentBytes?: number;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  readonly earliestOffset: number;
+  readonly latestOffset: number;
+  readonly sizeBytes: number;
+  readonly segments: number;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly config: Required<Pick<TopicConfig, 'partitions'>> & TopicConfig;
+  readonly partitions: readonly PartitionInfo[];
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/**
+ * The event log. Implementations: the embedded file log (`EmbeddedLog`), an in-memory log for tests
+ * (`MemoryLog`), and later Kafka. All pass `test/contract/log.case.ts`.
+ *
+ * @example
+ * ```ts
+ * const log = await EmbeddedLog.open({ dataDir: './.freshet' });
+ * await log.createTopic('orders', { partitions: 4 });
+ * const [ack] = await log.produce('orders', [{ key: enc('c-1'), value: enc('{"total":12}') }]);
+ * const { batches } = await log.read('orders', ack.partition, 0);
+ * console.log(new TextDecoder().decode(batches[0]!.valueAt(0)!));
+ * ```
+ */
+export interface EventLog {
+  createTopic(name: string, config: TopicConfig): Promise<void>;
+  /** Creates the topic unless it exists (then returns its description unchanged). */
+  ensureTopic(name: string, config: TopicConfig): Promise<TopicDescription>;
+  deleteTopic(name: string): Promise<void>;
+  listTopics(): Promise<readonly string[]>;
+  /** Throws `FRESHET_UNKNOWN_TOPIC` for a missing topic. */
+  describeTopic(name: string): Promise<TopicDescription>;
+
+  /**
+   * Appends records to one partition, in order, as one atomic batch: after a crash either all of them
+   * are there or none. Resolves when the fsync policy is met.
+   */
+  append(topic: string, partition: number, records: readonly ProducerRecord[]): Promise<AppendResult>;
+  /**
+   * Appends records, choosing each one's partition from its key with Kafka's murmur2 partitioner
+   * (records without a key go round-robin). Resolves with one result per record, in input order.
+   */
+  produce(topic: string, records: readonly ProducerRecord[]): Promise<readonly TopicPartitionOffset[]>;
+
+  /** Reads from `offset` (inclusive). An offset equal to the high watermark returns no batches. */
+  read(topic: string, partition: number, offset: number, options?: ReadOptions): Promise<ReadResult>;
+  /** Oldest readable offset (moves up when retention deletes segments). */
+  earliestOffset(topic: string, partition: number): Promise<number>;
+  /** The high watermark: one past the last acknowledged record. */
+  latestOffset(topic: string, partition: number): Promise<number>;
+  /**
+   * The earliest offset whose record's timestamp is >= `timestampMs` (Kafka's ListOffsets by time),
+   * or `null` when no such record exists.
+   */
+  offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<number | null>;
+
+  /** Stores consumer-group offsets atomically (all or none). */
+  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** The group's committed offsets (for one topic, or all). */
+  committedOffsets(group: string, topic?: string): Promise<readonly TopicPartitionOffset[]>;
+
+  close(): Promise<void>;
+}
