@@ -1,3 +1,5 @@
 export * from './log.js';
 export { partitionForKey, murmur2 } from './partitioner.js';
 export { ArrayRecordBatch, recordsOf } from './record-batch.js';
+export { MemoryLog } from './memory/memory-log.js';
+export { validateTopicName, validateTopicConfig } from './topic-config.js';

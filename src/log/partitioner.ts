@@ -32,17 +32,14 @@ export function murmur2(data: Uint8Array): number {
     h = Math.imul(h, m);
     h ^= k;
   }
+  // Kafka's switch falls through; written as ifs to keep the compiler's fallthrough check on.
   const tail = length & ~3;
-  switch (length % 4) {
-    case 3:
-      h ^= data[tail + 2]! << 16;
-    // falls through
-    case 2:
-      h ^= data[tail + 1]! << 8;
-    // falls through
-    case 1:
-      h ^= data[tail]!;
-      h = Math.imul(h, m);
+  const rest = length % 4;
+  if (rest === 3) h ^= data[tail + 2]! << 16;
+  if (rest >= 2) h ^= data[tail + 1]! << 8;
+  if (rest >= 1) {
+    h ^= data[tail]!;
+    h = Math.imul(h, m);
   }
   h ^= h >>> 13;
   h = Math.imul(h, m);
