@@ -24,6 +24,8 @@ export const ErrorCodes = {
   LOG_CORRUPT: 'FRESHET_LOG_CORRUPT',
   /** The log was used after `close()`. */
   LOG_CLOSED: 'FRESHET_LOG_CLOSED',
+  /** Another live process has the log directory open for writing. */
+  LOG_LOCKED: 'FRESHET_LOG_LOCKED',
   /** The bounded append queue is full: the caller must retry later (backpressure). */
   LOG_BUSY: 'FRESHET_LOG_BUSY',
   /** The disk refused a write (ENOSPC, EIO...). Nothing of the failed append was acknowledged. */
