@@ -1,31 +1,37 @@
 /**
  * The one place the CLI opens a log. Commands receive an `EventLog` and never know which
  * implementation is behind it.
+ *
+ * Writers (`produce`, `topics create/delete`, `serve`) take the data directory's lock: one writing
+ * process per directory. Readers (`tail`, `topics list/describe`) open read-only, so they work while a
+ * server or a producer is running, and see what it appends.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EmbeddedLog } from '../log/embedded/embedded-log.js';
 import type { EventLog } from '../log/log.js';
+import { MemoryLog } from '../log/memory/memory-log.js';
 import type { FsyncPolicy } from './options.js';
 
 export interface OpenLogOptions {
   readonly dataDir: string;
+  /** Open without the lock, for reading a log another process may be writing. */
+  readonly readOnly?: boolean;
   readonly fsync?: FsyncPolicy;
   readonly fsyncIntervalMs?: number;
 }
 
-interface EmbeddedLogModule {
-  EmbeddedLog: { open(options: OpenLogOptions): Promise<EventLog> };
-}
-
 /** Opens the embedded log under `dataDir`. */
 export async function openLog(options: OpenLogOptions): Promise<EventLog> {
-  const specifier = '../log/embedded/embedded-log.js';
-  let mod: EmbeddedLogModule | undefined;
-  try {
-    mod = (await import(specifier)) as EmbeddedLogModule;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  if (options.readOnly && !fs.existsSync(path.join(options.dataDir, 'topics'))) {
+    // Nothing was ever written here: read as an empty log (no topics) rather than failing, so
+    // `topics list` says "no topics" and `tail x` says FRESHET_UNKNOWN_TOPIC.
+    return new MemoryLog();
   }
-  if (mod) return mod.EmbeddedLog.open(options);
-  // Until the embedded log lands: a file-backed development stand-in.
-  const { DevFileLog } = await import('./dev-file-log.js');
-  return DevFileLog.open(options);
+  return EmbeddedLog.open({
+    dataDir: options.dataDir,
+    ...(options.readOnly !== undefined && { readOnly: options.readOnly }),
+    ...(options.fsync !== undefined && { fsync: options.fsync }),
+    ...(options.fsyncIntervalMs !== undefined && { fsyncIntervalMs: options.fsyncIntervalMs }),
+  });
 }

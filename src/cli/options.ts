@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseEventTime } from '../server/event-time.js';
 
 /** Default data directory, relative to the working directory. */
 export const DEFAULT_DATA_DIR = './.freshet';
@@ -77,18 +78,14 @@ export function parseStartPosition(text: string): StartPosition {
   );
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})$/;
-
 /**
- * Epoch ms of an ISO-8601 date (`2024-05-01`, midnight UTC) or date-time with an explicit zone
- * (`2024-05-01T12:00:00Z`, `...+02:00`), else null. A date-time without a zone is refused: it would
- * mean a different instant on every machine.
+ * Epoch ms of an ISO-8601 date (`2024-05-01`, midnight UTC) or date-time with an explicit offset
+ * (`2024-05-01T12:00:00Z`, `...+02:00`), else null: the same rule as ingest's event-time fields. A
+ * date-time without an offset is refused: it would mean a different instant on every machine.
  */
 export function parseIsoTime(text: string): number | null {
-  if (!ISO_DATE.test(text) && !ISO_DATE_TIME.test(text)) return null;
-  const ms = Date.parse(text.replace(' ', 'T'));
-  return Number.isFinite(ms) && ms >= 0 ? ms : null;
+  const ms = parseEventTime(text, NaN);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';

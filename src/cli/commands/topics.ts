@@ -17,8 +17,8 @@ interface JsonOptions extends CommonOptions {
   json?: boolean;
 }
 
-async function withLog<T>(options: CommonOptions, fn: (log: EventLog) => Promise<T>): Promise<T> {
-  const log = await openLog({ dataDir: resolveDataDir(options) });
+async function withLog<T>(options: CommonOptions, readOnly: boolean, fn: (log: EventLog) => Promise<T>): Promise<T> {
+  const log = await openLog({ dataDir: resolveDataDir(options), readOnly });
   try {
     return await fn(log);
   } finally {
@@ -67,7 +67,7 @@ export function topicsCommand(): Command {
       ...(options.retentionBytes !== undefined && { retentionBytes: options.retentionBytes }),
       ...(options.segmentBytes !== undefined && { segmentBytes: options.segmentBytes }),
     };
-    await withLog(options, async (log) => {
+    await withLog(options, false, async (log) => {
       if (options.ifNotExists) {
         const existed = (await log.listTopics()).includes(name);
         const d = await log.ensureTopic(name, config);
@@ -82,7 +82,7 @@ export function topicsCommand(): Command {
   withCommonOptions(
     topics.command('list').description('list topics with their partitions, records and size').option('--json', 'print one JSON object per topic (NDJSON)'),
   ).action(async (options: JsonOptions) => {
-    await withLog(options, async (log) => {
+    await withLog(options, true, async (log) => {
       const descriptions: TopicDescription[] = [];
       for (const name of await log.listTopics()) descriptions.push(await log.describeTopic(name));
       if (options.json) {
@@ -111,7 +111,7 @@ export function topicsCommand(): Command {
       .argument('<name>', 'topic name')
       .option('--json', 'print the description as JSON'),
   ).action(async (name: string, options: JsonOptions) => {
-    await withLog(options, async (log) => {
+    await withLog(options, true, async (log) => {
       const d = await log.describeTopic(name);
       const t = totals(d);
       if (options.json) {
@@ -135,7 +135,7 @@ export function topicsCommand(): Command {
 
   withCommonOptions(topics.command('delete').description('delete a topic and all its records').argument('<name>', 'topic name')).action(
     async (name: string, options: CommonOptions) => {
-      await withLog(options, async (log) => {
+      await withLog(options, false, async (log) => {
         await log.deleteTopic(name);
         await writeOut(`deleted topic '${name}'\n`);
       });

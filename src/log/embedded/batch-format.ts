@@ -66,6 +66,8 @@ export function encodeBatch(baseOffset: number, records: readonly ProducerRecord
   let total = HEADER_BYTES;
   for (let i = 0; i < records.length; i++) total += encodedRecordBytes(records[i]!);
   const buf = Buffer.allocUnsafe(total);
+  // DataView stores are an order of magnitude cheaper than Buffer's write* methods on this hot path.
+  const dv = new DataView(buf.buffer, buf.byteOffset, total);
   let pos = HEADER_BYTES;
   let firstTs = 0;
   let maxTs = -Infinity;
@@ -75,13 +77,13 @@ export function encodeBatch(baseOffset: number, records: readonly ProducerRecord
     if (i === 0) firstTs = ts;
     if (ts > maxTs) maxTs = ts;
     const start = pos;
-    buf.writeDoubleLE(ts, pos + REC_TIMESTAMP);
+    dv.setFloat64(pos + REC_TIMESTAMP, ts, true);
     const key = r.key;
     const value = r.value;
-    buf.writeInt32LE(key ? key.length : -1, pos + REC_KEY_LENGTH);
-    buf.writeInt32LE(value ? value.length : -1, pos + REC_VALUE_LENGTH);
+    dv.setInt32(pos + REC_KEY_LENGTH, key ? key.length : -1, true);
+    dv.setInt32(pos + REC_VALUE_LENGTH, value ? value.length : -1, true);
     const headers = r.headers;
-    buf.writeUInt16LE(headers ? headers.length : 0, pos + REC_HEADER_COUNT);
+    dv.setUint16(pos + REC_HEADER_COUNT, headers ? headers.length : 0, true);
     pos += RECORD_FIXED_BYTES;
     if (key) {
       buf.set(key, pos);
@@ -95,25 +97,25 @@ export function encodeBatch(baseOffset: number, records: readonly ProducerRecord
       for (let h = 0; h < headers.length; h++) {
         const header = headers[h]!;
         const keyBytes = buf.write(header.key, pos + 2, 'utf8');
-        buf.writeUInt16LE(keyBytes, pos);
+        dv.setUint16(pos, keyBytes, true);
         pos += 2 + keyBytes;
-        buf.writeUInt32LE(header.value.length, pos);
+        dv.setUint32(pos, header.value.length, true);
         buf.set(header.value, pos + 4);
         pos += 4 + header.value.length;
       }
     }
-    buf.writeUInt32LE(pos - start - 4, start);
+    dv.setUint32(start, pos - start - 4, true);
   }
-  buf.writeUInt32LE(total, OFF_LENGTH);
+  dv.setUint32(OFF_LENGTH, total, true);
   buf[OFF_MAGIC] = MAGIC;
   buf[OFF_MAGIC + 1] = 0;
-  buf.writeUInt16LE(0, OFF_MAGIC + 2);
-  buf.writeUInt32LE(baseOffset % TWO_POW_32, OFF_BASE_LOW);
-  buf.writeUInt32LE(Math.floor(baseOffset / TWO_POW_32), OFF_BASE_HIGH);
-  buf.writeUInt32LE(records.length, OFF_COUNT);
-  buf.writeDoubleLE(firstTs, OFF_FIRST_TS);
-  buf.writeDoubleLE(records.length > 0 ? maxTs : firstTs, OFF_MAX_TS);
-  buf.writeUInt32LE(crc32c(buf.subarray(OFF_LENGTH)), OFF_CRC);
+  dv.setUint16(OFF_MAGIC + 2, 0, true);
+  dv.setUint32(OFF_BASE_LOW, baseOffset % TWO_POW_32, true);
+  dv.setUint32(OFF_BASE_HIGH, Math.floor(baseOffset / TWO_POW_32), true);
+  dv.setUint32(OFF_COUNT, records.length, true);
+  dv.setFloat64(OFF_FIRST_TS, firstTs, true);
+  dv.setFloat64(OFF_MAX_TS, records.length > 0 ? maxTs : firstTs, true);
+  dv.setUint32(OFF_CRC, crc32c(buf.subarray(OFF_LENGTH)), true);
   return buf;
 }
 
@@ -159,11 +161,12 @@ export function checkBatch(buf: Buffer, pos: number, end: number): BatchProblem 
   if (buf[pos + OFF_MAGIC] !== MAGIC) return 'bad-magic';
   if (crc32c(buf.subarray(pos + OFF_LENGTH, pos + length)) !== buf.readUInt32LE(pos + OFF_CRC)) return 'crc-mismatch';
   // The CRC matched, so the records' framing is what the writer wrote; a mismatch here is a writer bug.
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let p = pos + HEADER_BYTES;
-  const count = buf.readUInt32LE(pos + OFF_COUNT);
+  const count = dv.getUint32(pos + OFF_COUNT, true);
   for (let i = 0; i < count; i++) {
     if (p + 4 > pos + length) return 'bad-records';
-    p += 4 + buf.readUInt32LE(p);
+    p += 4 + dv.getUint32(p, true);
   }
   return p === pos + length ? null : 'bad-records';
 }
@@ -172,12 +175,16 @@ const EMPTY_HEADERS: readonly RecordHeader[] = Object.freeze([]);
 
 /**
  * A lazy view over records [startIndex, endIndex) of one stored batch. Record positions are located
- * once, into a typed array; field accessors are single loads and `subarray`s (no copies).
+ * once, into a typed array; field accessors are DataView loads, and keys and values are Uint8Array
+ * views into the read buffer (no copies).
  */
 export class StoredBatchView implements RecordBatchView {
   readonly count: number;
   private readonly positions: Uint32Array;
   private readonly baseOffset: number;
+  private readonly dv: DataView;
+  private readonly arrayBuffer: ArrayBufferLike;
+  private readonly byteOffset: number;
 
   constructor(
     readonly topic: string,
@@ -187,14 +194,18 @@ export class StoredBatchView implements RecordBatchView {
     private readonly startIndex: number,
     endIndex: number,
   ) {
-    this.baseOffset = baseOffsetAt(buf, batchPos);
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    this.dv = dv;
+    this.arrayBuffer = buf.buffer;
+    this.byteOffset = buf.byteOffset;
+    this.baseOffset = dv.getUint32(batchPos + OFF_BASE_LOW, true) + dv.getUint32(batchPos + OFF_BASE_HIGH, true) * TWO_POW_32;
     this.count = endIndex - startIndex;
     const positions = new Uint32Array(this.count);
     let p = batchPos + HEADER_BYTES;
-    for (let i = 0; i < startIndex; i++) p += 4 + buf.readUInt32LE(p);
+    for (let i = 0; i < startIndex; i++) p += 4 + dv.getUint32(p, true);
     for (let i = 0; i < this.count; i++) {
       positions[i] = p;
-      p += 4 + buf.readUInt32LE(p);
+      p += 4 + dv.getUint32(p, true);
     }
     this.positions = positions;
   }
@@ -204,38 +215,37 @@ export class StoredBatchView implements RecordBatchView {
   }
 
   timestampAt(index: number): number {
-    return this.buf.readDoubleLE(this.positions[index]! + REC_TIMESTAMP);
+    return this.dv.getFloat64(this.positions[index]! + REC_TIMESTAMP, true);
   }
 
   keyAt(index: number): Uint8Array | null {
     const p = this.positions[index]!;
-    const keyLength = this.buf.readInt32LE(p + REC_KEY_LENGTH);
-    return keyLength < 0 ? null : this.buf.subarray(p + RECORD_FIXED_BYTES, p + RECORD_FIXED_BYTES + keyLength);
+    const keyLength = this.dv.getInt32(p + REC_KEY_LENGTH, true);
+    return keyLength < 0 ? null : new Uint8Array(this.arrayBuffer, this.byteOffset + p + RECORD_FIXED_BYTES, keyLength);
   }
 
   valueAt(index: number): Uint8Array | null {
-    const buf = this.buf;
+    const dv = this.dv;
     const p = this.positions[index]!;
-    const valueLength = buf.readInt32LE(p + REC_VALUE_LENGTH);
+    const valueLength = dv.getInt32(p + REC_VALUE_LENGTH, true);
     if (valueLength < 0) return null;
-    const keyLength = buf.readInt32LE(p + REC_KEY_LENGTH);
-    const start = p + RECORD_FIXED_BYTES + (keyLength > 0 ? keyLength : 0);
-    return buf.subarray(start, start + valueLength);
+    const keyLength = dv.getInt32(p + REC_KEY_LENGTH, true);
+    return new Uint8Array(this.arrayBuffer, this.byteOffset + p + RECORD_FIXED_BYTES + (keyLength > 0 ? keyLength : 0), valueLength);
   }
 
   headersAt(index: number): readonly RecordHeader[] {
-    const buf = this.buf;
+    const dv = this.dv;
     const p = this.positions[index]!;
-    const headerCount = buf.readUInt16LE(p + REC_HEADER_COUNT);
+    const headerCount = dv.getUint16(p + REC_HEADER_COUNT, true);
     if (headerCount === 0) return EMPTY_HEADERS;
-    let h = p + RECORD_FIXED_BYTES + Math.max(buf.readInt32LE(p + REC_KEY_LENGTH), 0) + Math.max(buf.readInt32LE(p + REC_VALUE_LENGTH), 0);
+    let h = p + RECORD_FIXED_BYTES + Math.max(dv.getInt32(p + REC_KEY_LENGTH, true), 0) + Math.max(dv.getInt32(p + REC_VALUE_LENGTH, true), 0);
     const headers: RecordHeader[] = [];
     for (let i = 0; i < headerCount; i++) {
-      const keyLength = buf.readUInt16LE(h);
-      const key = buf.toString('utf8', h + 2, h + 2 + keyLength);
+      const keyLength = dv.getUint16(h, true);
+      const key = this.buf.toString('utf8', h + 2, h + 2 + keyLength);
       h += 2 + keyLength;
-      const valueLength = buf.readUInt32LE(h);
-      headers.push({ key, value: buf.subarray(h + 4, h + 4 + valueLength) });
+      const valueLength = dv.getUint32(h, true);
+      headers.push({ key, value: new Uint8Array(this.arrayBuffer, this.byteOffset + h + 4, valueLength) });
       h += 4 + valueLength;
     }
     return headers;

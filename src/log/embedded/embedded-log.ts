@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.js';
@@ -62,7 +63,7 @@ const LOCK_FILE = 'LOCK';
  *   <dataDir>/LOCK                                  pid of the process that has the log open for writing
  *   <dataDir>/topics/<topic>/topic.json             { name, config } (written atomically)
  *   <dataDir>/topics/<topic>/<partition>/<20-digit base offset>.log|.index|.timeindex
- *   <dataDir>/groups/<url-encoded group>.json       committed offsets (written atomically)
+ *   <dataDir>/groups/<sha-256 of group name>.json   { group, offsets } committed offsets (written atomically)
  */
 
 /**
@@ -352,7 +353,8 @@ export class EmbeddedLog implements EventLog {
   }
 
   private groupFile(group: string): string {
-    return path.join(this.groupsDir, `${encodeURIComponent(group)}.json`);
+    // Hashed: group names are opaque strings of any length; the name itself is stored inside the file.
+    return path.join(this.groupsDir, `${createHash('sha256').update(group).digest('hex').slice(0, 40)}.json`);
   }
 
   private checkOpen(): void {
