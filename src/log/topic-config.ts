@@ -26,6 +26,10 @@ export function validateTopicConfig(config: TopicConfig): void {
   }
 }
 
+/** Header count and header key length are stored as u16 (see the batch grammar). */
+export const MAX_HEADERS = 0xffff;
+export const MAX_HEADER_KEY_BYTES = 0xffff;
+
 /** Bytes a record's payload takes (key + value + headers), as counted against `Limits.maxRecordBytes`. */
 export function recordPayloadBytes(r: ProducerRecord): number {
   let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
@@ -35,6 +39,17 @@ export function recordPayloadBytes(r: ProducerRecord): number {
 
 /** Throws FRESHET_RECORD_TOO_LARGE when one record exceeds `Limits.maxRecordBytes`. */
 export function checkRecordSize(r: ProducerRecord): void {
+  const headers = r.headers;
+  if (headers && headers.length > MAX_HEADERS) {
+    throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `a record has at most ${MAX_HEADERS} headers, got ${headers.length}`);
+  }
+  if (headers) {
+    for (const h of headers) {
+      if (h.key.length > MAX_HEADER_KEY_BYTES / 3 && Buffer.byteLength(h.key) > MAX_HEADER_KEY_BYTES) {
+        throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `header key of ${Buffer.byteLength(h.key)} bytes exceeds ${MAX_HEADER_KEY_BYTES}`);
+      }
+    }
+  }
   const size = recordPayloadBytes(r);
   if (size > Limits.maxRecordBytes) {
     throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `record of ${size} bytes exceeds the ${Limits.maxRecordBytes}-byte limit`, {
@@ -42,4 +57,45 @@ export function checkRecordSize(r: ProducerRecord): void {
       limitBytes: Limits.maxRecordBytes,
     });
   }
+}
+
+/**
+ * Checks one append (one atomic batch) before anything is written: non-empty, within
+ * Limits.maxBatchRecords and Limits.maxBatchBytes, every record within its own bounds, finite timestamps.
+ * `encodedBytes` is the implementation's size of a stored record.
+ */
+export function validateAppend(records: readonly ProducerRecord[], encodedBytes: (r: ProducerRecord) => number = recordPayloadBytes): void {
+  if (records.length === 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'append needs at least one record');
+  if (records.length > Limits.maxBatchRecords) {
+    throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `an append holds at most ${Limits.maxBatchRecords} records, got ${records.length}`);
+  }
+  let bytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    checkRecordSize(r);
+    if (r.timestampMs !== undefined && !Number.isFinite(r.timestampMs)) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `record ${i} has a non-finite timestamp ${r.timestampMs}`);
+    }
+    bytes += encodedBytes(r);
+  }
+  if (bytes > Limits.maxBatchBytes) {
+    throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `an append of ${bytes} bytes exceeds the ${Limits.maxBatchBytes}-byte batch limit`);
+  }
+}
+
+/** maxRecords/maxBytes of a read must allow progress. */
+export function validateReadBounds(maxRecords: number, maxBytes: number): void {
+  if (!(maxRecords >= 1) || !(maxBytes >= 1)) {
+    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `maxRecords and maxBytes must be >= 1 (got ${maxRecords}, ${maxBytes})`);
+  }
+}
+
+export function validateGroupName(group: string): void {
+  if (typeof group !== 'string' || group.length === 0 || group.length > 249) {
+    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid consumer group name '${group}'`);
+  }
+}
+
+export function validateCommittedOffset(offset: number): void {
+  if (!Number.isInteger(offset) || offset < 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid offset ${offset} to commit`);
 }

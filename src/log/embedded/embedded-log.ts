@@ -15,7 +15,15 @@ import type {
   TopicPartitionOffset,
 } from '../log.js';
 import { partitionForKey } from '../partitioner.js';
-import { validateTopicConfig, validateTopicName } from '../topic-config.js';
+import {
+  checkRecordSize,
+  validateCommittedOffset,
+  validateGroupName,
+  validateReadBounds,
+  validateTopicConfig,
+  validateTopicName,
+} from '../topic-config.js';
+import { HEADER_BYTES, encodedRecordBytes } from './batch-format.js';
 import { fsyncDirSync, mkdirDurableSync, removeTempFilesSync, writeFileAtomicSync } from './files.js';
 import { type FsyncPolicy, PartitionLog } from './partition-log.js';
 
@@ -196,6 +204,8 @@ export class EmbeddedLog implements EventLog {
     this.checkWritable();
     const topic = this.topic(topicName);
     const n = topic.config.partitions;
+    // Refuse the whole call before anything is written if one record is invalid.
+    for (let i = 0; i < records.length; i++) checkRecordSize(records[i]!);
     // Group by partition so each partition gets one batch; remember where each record went.
     const partitionOf = new Int32Array(records.length);
     const groups = new Map<number, ProducerRecord[]>();
@@ -208,10 +218,14 @@ export class EmbeddedLog implements EventLog {
       group.push(r);
     }
     const nowMs = this.clock.nowMs();
-    const appended = new Map<number, Promise<AppendResult>>();
-    for (const [p, group] of groups) appended.set(p, this.partition(topicName, p).append(group, nowMs));
+    const appended = new Map<number, Promise<AppendResult[]>>();
+    for (const [p, group] of groups) {
+      // Offsets are assigned synchronously, so the chunks of one partition land in order and contiguously.
+      const partitionLog = this.partition(topicName, p);
+      appended.set(p, Promise.all(chunkForAppend(group).map((chunk) => partitionLog.append(chunk, nowMs))));
+    }
     const bases = new Map<number, number>();
-    for (const [p, promise] of appended) bases.set(p, (await promise).baseOffset);
+    for (const [p, promise] of appended) bases.set(p, (await promise)[0]!.baseOffset);
     const out: TopicPartitionOffset[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const p = partitionOf[i]!;
@@ -225,9 +239,7 @@ export class EmbeddedLog implements EventLog {
   async read(topic: string, partition: number, offset: number, options: ReadOptions = {}): Promise<ReadResult> {
     const maxRecords = options.maxRecords ?? Limits.defaultReadMaxRecords;
     const maxBytes = options.maxBytes ?? Limits.defaultReadMaxBytes;
-    if (!(maxRecords >= 1) || !(maxBytes >= 1)) {
-      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `maxRecords and maxBytes must be >= 1 (got ${maxRecords}, ${maxBytes})`);
-    }
+    validateReadBounds(maxRecords, maxBytes);
     return this.partition(topic, partition).read(offset, maxRecords, maxBytes);
   }
 
@@ -248,7 +260,7 @@ export class EmbeddedLog implements EventLog {
     validateGroupName(group);
     for (const o of offsets) {
       this.partition(o.topic, o.partition);
-      if (!Number.isInteger(o.offset) || o.offset < 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid offset ${o.offset} to commit`);
+      validateCommittedOffset(o.offset);
     }
     const stored = this.readGroup(group);
     for (const o of offsets) stored[`${o.topic}/${o.partition}`] = o.offset;
@@ -386,10 +398,23 @@ export class EmbeddedLog implements EventLog {
   }
 }
 
-function validateGroupName(group: string): void {
-  if (typeof group !== 'string' || group.length === 0 || group.length > 249) {
-    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid consumer group name '${group}'`);
+/** Splits one partition's records into appends within Limits.maxBatchRecords and Limits.maxBatchBytes. */
+function chunkForAppend(records: ProducerRecord[]): ProducerRecord[][] {
+  const chunks: ProducerRecord[][] = [];
+  let current: ProducerRecord[] = [];
+  let bytes = HEADER_BYTES;
+  for (const r of records) {
+    const size = encodedRecordBytes(r);
+    if (current.length > 0 && (current.length >= Limits.maxBatchRecords || bytes + size > Limits.maxBatchBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = HEADER_BYTES;
+    }
+    current.push(r);
+    bytes += size;
   }
+  chunks.push(current);
+  return chunks;
 }
 
 function defaultWarning(message: string): void {

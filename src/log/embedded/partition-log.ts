@@ -3,8 +3,8 @@ import { assert } from '../../core/assert.js';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
 import type { AppendResult, ProducerRecord, RecordBatchView, ReadResult } from '../log.js';
-import { checkRecordSize } from '../topic-config.js';
-import { HEADER_BYTES, StoredBatchView, baseOffsetAt, batchLengthAt, checkBatch, encodeBatch, maxTimestampAt, recordCountAt } from './batch-format.js';
+import { validateAppend } from '../topic-config.js';
+import { HEADER_BYTES, StoredBatchView, encodedRecordBytes, baseOffsetAt, batchLengthAt, checkBatch, encodeBatch, maxTimestampAt, recordCountAt } from './batch-format.js';
 import { fsyncDirSync } from './files.js';
 import { Segment, type ScanTail } from './segment.js';
 
@@ -116,17 +116,7 @@ export class PartitionLog {
     const { topic, partition } = this.options;
     if (this.options.readOnly) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'the log was opened read-only');
     if (this.failure) throw this.failure;
-    if (records.length === 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'append needs at least one record');
-    if (records.length > Limits.maxBatchRecords) {
-      throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `an append holds at most ${Limits.maxBatchRecords} records, got ${records.length}`);
-    }
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      checkRecordSize(r);
-      if (r.timestampMs !== undefined && !Number.isFinite(r.timestampMs)) {
-        throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `record ${i} has a non-finite timestamp ${r.timestampMs}`);
-      }
-    }
+    validateAppend(records, encodedRecordBytes);
     if (this.waiters.length >= this.options.maxPendingAppends || this.pendingBytes >= this.options.maxPendingAppendBytes) {
       throw new FreshetError(ErrorCodes.LOG_BUSY, `${topic}/${partition} has ${this.waiters.length} appends waiting for fsync; retry later`, {
         topic,

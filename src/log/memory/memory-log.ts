@@ -15,7 +15,15 @@ import type {
 } from '../log.js';
 import { partitionForKey } from '../partitioner.js';
 import { ArrayRecordBatch } from '../record-batch.js';
-import { checkRecordSize, validateTopicConfig, validateTopicName } from '../topic-config.js';
+import {
+  checkRecordSize,
+  validateAppend,
+  validateCommittedOffset,
+  validateGroupName,
+  validateReadBounds,
+  validateTopicConfig,
+  validateTopicName,
+} from '../topic-config.js';
 
 interface MemoryPartition {
   /** Offset of records[0]. */
@@ -90,10 +98,9 @@ export class MemoryLog implements EventLog {
 
   async append(topicName: string, partition: number, records: readonly ProducerRecord[]): Promise<AppendResult> {
     const p = this.partition(topicName, partition);
-    if (records.length === 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'append needs at least one record');
+    validateAppend(records);
     const nowMs = this.clock.nowMs();
     const baseOffset = p.startOffset + p.records.length;
-    for (const r of records) checkRecordSize(r);
     records.forEach((r, i) => {
       p.records.push({
         topic: topicName,
@@ -110,6 +117,7 @@ export class MemoryLog implements EventLog {
 
   async produce(topicName: string, records: readonly ProducerRecord[]): Promise<readonly TopicPartitionOffset[]> {
     const topic = this.topic(topicName);
+    for (const r of records) checkRecordSize(r);
     const out: TopicPartitionOffset[] = [];
     for (const r of records) {
       const partition = r.key ? partitionForKey(r.key, topic.config.partitions) : topic.roundRobin++ % topic.config.partitions;
@@ -130,7 +138,18 @@ export class MemoryLog implements EventLog {
       });
     }
     const maxRecords = options.maxRecords ?? Limits.defaultReadMaxRecords;
-    const slice = p.records.slice(offset - p.startOffset, offset - p.startOffset + maxRecords);
+    const maxBytes = options.maxBytes ?? Limits.defaultReadMaxBytes;
+    validateReadBounds(maxRecords, maxBytes);
+    // At least one record; then stop before maxBytes of payload would be exceeded.
+    const slice: ConsumedRecord[] = [];
+    let bytes = 0;
+    for (let i = offset - p.startOffset; i < p.records.length && slice.length < maxRecords; i++) {
+      const r = p.records[i]!;
+      const size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      if (slice.length > 0 && bytes + size > maxBytes) break;
+      slice.push(r);
+      bytes += size;
+    }
     return {
       batches: slice.length > 0 ? [new ArrayRecordBatch(topicName, partition, slice)] : [],
       nextOffset: offset + slice.length,
@@ -154,7 +173,11 @@ export class MemoryLog implements EventLog {
 
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.checkOpen();
-    for (const o of offsets) this.partition(o.topic, o.partition);
+    validateGroupName(group);
+    for (const o of offsets) {
+      this.partition(o.topic, o.partition);
+      validateCommittedOffset(o.offset);
+    }
     const stored = this.groups.get(group) ?? new Map<string, number>();
     for (const o of offsets) stored.set(`${o.topic}\u0000${o.partition}`, o.offset);
     this.groups.set(group, stored);
@@ -162,6 +185,7 @@ export class MemoryLog implements EventLog {
 
   async committedOffsets(group: string, topic?: string): Promise<readonly TopicPartitionOffset[]> {
     this.checkOpen();
+    validateGroupName(group);
     const out: TopicPartitionOffset[] = [];
     for (const [k, offset] of this.groups.get(group) ?? []) {
       const [t, p] = k.split('\u0000') as [string, string];
