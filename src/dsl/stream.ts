@@ -1,0 +1,211 @@
+import { ErrorCodes, FreshetError } from '../core/errors.js';
+import type { EmitMode, KeyValue, Plan, PlanAggregator, PlanNode, TopicFormat, WindowSpec } from '../plan/plan.js';
+
+/** Options every operator takes: its stable name (the key for its state, checkpoints and metrics). */
+export interface OperatorOptions {
+  readonly name?: string;
+}
+
+/** One window's aggregate for one key, as window operators emit it. */
+export interface WindowResult<K extends KeyValue, R> {
+  readonly key: K;
+  readonly windowStartMs: number;
+  readonly windowEndMs: number;
+  readonly value: R;
+  /** False for an intermediate result (emit mode `updates`, or an update caused by a late event). */
+  readonly final: boolean;
+}
+
+/** Something the DSL can aggregate with: a mergeable aggregator (see src/dsl/aggregators). */
+export type AggregatorLike<In, Out> = PlanAggregator & { readonly __types?: (input: In) => Out };
+
+/**
+ * The mutable graph behind a pipeline's immutable stream values. Streams share it: branching a stream
+ * (using it twice) adds two children to the same node.
+ */
+export class PlanGraph {
+  readonly nodes: PlanNode[] = [];
+  private readonly counters = new Map<string, number>();
+
+  constructor(readonly pipeline: string) {}
+
+  /** A stable default name: `<kind>-<n>`, numbered per kind in definition order (as Kafka Streams does). */
+  autoName(kind: string): string {
+    const n = (this.counters.get(kind) ?? 0) + 1;
+    this.counters.set(kind, n);
+    return `${kind}-${n}`;
+  }
+
+  add<N extends PlanNode>(node: N): N {
+    if (this.nodes.some((n) => n.name === node.name)) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${this.pipeline}' already has an operator named '${node.name}'`);
+    }
+    this.nodes.push(node);
+    return node;
+  }
+
+  toPlan(): Plan {
+    return { pipeline: this.pipeline, nodes: [...this.nodes] };
+  }
+}
+
+/**
+ * A stream of values of type T, in event time. Immutable: each method returns a new stream.
+ *
+ * @example
+ * ```ts
+ * p.source<Order>('orders', { eventTime: (o) => o.ts })
+ *   .filter((o) => o.status === 'paid')
+ *   .map((o) => ({ customer: o.customerId, amount: o.amount }))
+ *   .toTopic('paid-orders');
+ * ```
+ */
+export class Stream<T> {
+  constructor(
+    protected readonly graph: PlanGraph,
+    /** The node producing this stream. */
+    readonly nodeName: string,
+  ) {}
+
+  /** Keeps the values for which `predicate` is true. */
+  filter<S extends T>(predicate: (value: T) => value is S, options?: OperatorOptions): Stream<S>;
+  filter(predicate: (value: T) => boolean, options?: OperatorOptions): Stream<T>;
+  filter(predicate: (value: T) => boolean, options: OperatorOptions = {}): Stream<T> {
+    const name = options.name ?? this.graph.autoName('filter');
+    this.graph.add({ kind: 'filter', name, input: this.nodeName, fn: predicate as (v: unknown) => boolean });
+    return new Stream<T>(this.graph, name);
+  }
+
+  /** Transforms each value (enrichment, projection). Keeps its event time. */
+  map<U>(fn: (value: T) => U, options: OperatorOptions = {}): Stream<U> {
+    const name = options.name ?? this.graph.autoName('map');
+    this.graph.add({ kind: 'map', name, input: this.nodeName, fn: fn as (v: unknown) => unknown });
+    return new Stream<U>(this.graph, name);
+  }
+
+  /** Turns each value into zero or more values, all with the input's event time. */
+  flatMap<U>(fn: (value: T) => Iterable<U>, options: OperatorOptions = {}): Stream<U> {
+    const name = options.name ?? this.graph.autoName('flatMap');
+    this.graph.add({ kind: 'flatMap', name, input: this.nodeName, fn: fn as (v: unknown) => Iterable<unknown> });
+    return new Stream<U>(this.graph, name);
+  }
+
+  /**
+   * Groups the stream by a key: the values of one key go to one task, in order (a repartition, as
+   * Kafka Streams does through an internal topic when several workers run).
+   */
+  keyBy<K extends KeyValue>(keyOf: (value: T) => K, options: OperatorOptions = {}): KeyedStream<K, T> {
+    const name = options.name ?? this.graph.autoName('keyBy');
+    this.graph.add({ kind: 'keyBy', name, input: this.nodeName, fn: keyOf as (v: unknown) => KeyValue });
+    return new KeyedStream<K, T>(this.graph, name);
+  }
+
+  /** Interleaves this stream with others of the same type; the watermark is the minimum of all inputs. */
+  merge(others: readonly Stream<T>[], options: OperatorOptions = {}): Stream<T> {
+    for (const o of others) {
+      if (o.graph !== this.graph) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'cannot merge streams of different pipelines');
+    }
+    const name = options.name ?? this.graph.autoName('merge');
+    this.graph.add({ kind: 'merge', name, inputs: [this.nodeName, ...others.map((o) => o.nodeName)] });
+    return new Stream<T>(this.graph, name);
+  }
+
+  /**
+   * Splits the stream by predicates: value goes to the first branch whose predicate holds; values matching
+   * none go to `otherwise` (side outputs, as Flink's).
+   */
+  branch<const B extends Record<string, (value: T) => boolean>>(branches: B, options: OperatorOptions = {}): { [P in keyof B]: Stream<T> } & { otherwise: Stream<T> } {
+    const base = options.name ?? this.graph.autoName('branch');
+    const out: Record<string, Stream<T>> = {};
+    const previous: ((value: T) => boolean)[] = [];
+    for (const [label, predicate] of Object.entries(branches)) {
+      const earlier = [...previous];
+      out[label] = this.filter((v) => predicate(v) && !earlier.some((p) => p(v)), { name: `${base}.${label}` });
+      previous.push(predicate);
+    }
+    out.otherwise = this.filter((v) => !previous.some((p) => p(v)), { name: `${base}.otherwise` });
+    return out as { [P in keyof B]: Stream<T> } & { otherwise: Stream<T> };
+  }
+
+  /**
+   * Writes the values to a log topic (created if missing), JSON by default. Keyed streams write their
+   * key as the record key; the record timestamp is the event time.
+   */
+  toTopic(topic: string, options: OperatorOptions & { format?: TopicFormat; partitions?: number } = {}): void {
+    const name = options.name ?? this.graph.autoName('toTopic');
+    this.graph.add({ kind: 'topicSink', name, input: this.nodeName, topic, format: options.format ?? 'json', partitions: options.partitions ?? 1 });
+  }
+
+  /**
+   * Collects the values in memory under `sinkName`, for tests and (until views exist) for readers in the
+   * same process. See `freshet/testing`.
+   */
+  collect(sinkName: string, options: OperatorOptions = {}): void {
+    const name = options.name ?? `collect-${sinkName}`;
+    this.graph.add({ kind: 'collectSink', name, input: this.nodeName, sinkName });
+  }
+}
+
+/** A stream grouped by key K: it can be windowed and aggregated per key. */
+export class KeyedStream<K extends KeyValue, T> extends Stream<T> {
+  /**
+   * Defines windows over each key's values; aggregate them with `.aggregate(...)`.
+   *
+   * @example
+   * ```ts
+   * byCustomer.window(tumbling({ sizeMs: 60_000 }), { allowedLatenessMs: 5_000 }).aggregate({ n: count() })
+   * ```
+   */
+  window(spec: WindowSpec, options: { allowedLatenessMs?: number; emit?: EmitMode } = {}): WindowedStream<K, T> {
+    const allowedLatenessMs = options.allowedLatenessMs ?? 0;
+    if (!Number.isInteger(allowedLatenessMs) || allowedLatenessMs < 0) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `allowedLatenessMs must be a non-negative integer, got ${allowedLatenessMs}`);
+    }
+    const emit = options.emit ?? 'final';
+    if (emit !== 'final' && emit !== 'updates') throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `emit must be 'final' or 'updates', got '${emit}'`);
+    return new WindowedStream<K, T>(this.graph, this.nodeName, spec, allowedLatenessMs, emit);
+  }
+}
+
+/** Windows of a keyed stream, waiting for an aggregation. */
+export class WindowedStream<K extends KeyValue, T> {
+  constructor(
+    private readonly graph: PlanGraph,
+    private readonly input: string,
+    private readonly spec: WindowSpec,
+    private readonly allowedLatenessMs: number,
+    private readonly emit: EmitMode,
+  ) {}
+
+  /**
+   * Aggregates each window with a mergeable aggregator (or several, combined into one).
+   *
+   * @example
+   * ```ts
+   * windowed.aggregate(combine({ orders: count(), revenue: sum((o: Order) => o.amount) }))
+   * ```
+   */
+  aggregate<R>(aggregator: AggregatorLike<T, R>, options: OperatorOptions = {}): WindowedResults<K, T, R> {
+    const name = options.name ?? this.graph.autoName('window');
+    this.graph.add({
+      kind: 'windowAggregate',
+      name,
+      input: this.input,
+      window: this.spec,
+      aggregator,
+      emit: this.emit,
+      allowedLatenessMs: this.allowedLatenessMs,
+    });
+    return new WindowedResults<K, T, R>(this.graph, name);
+  }
+}
+
+/** The results of a window aggregation; also gives access to the records that came too late. */
+export class WindowedResults<K extends KeyValue, T, R> extends Stream<WindowResult<K, R>> {
+  /** Records that arrived after their window's allowed lateness: never dropped unseen. */
+  lateRecords(options: OperatorOptions = {}): Stream<T> {
+    const name = options.name ?? `${this.nodeName}.late`;
+    this.graph.add({ kind: 'lateOutput', name, input: this.nodeName });
+    return new Stream<T>(this.graph, name);
+  }
+}

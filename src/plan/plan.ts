@@ -1,0 +1,164 @@
+/**
+ * The plan graph: what the DSL builds and the runtime reads. Nodes are plain data plus references to user
+ * functions; `describePlan` gives the serialisable form (functions replaced by their node names), which is
+ * what checkpoints and savepoints compare across code changes.
+ *
+ * Every node has a stable `name`, unique in its pipeline: the key for its state, checkpoints and metrics.
+ */
+
+/** Values a key may take: keys are compared and hashed as primitives, as ksqlDB keys are. */
+export type KeyValue = string | number;
+
+export type WindowSpec =
+  | { readonly type: 'tumbling'; readonly sizeMs: number; readonly offsetMs: number }
+  | { readonly type: 'hopping'; readonly sizeMs: number; readonly advanceMs: number; readonly offsetMs: number }
+  | { readonly type: 'sliding'; readonly maxDifferenceMs: number }
+  | { readonly type: 'session'; readonly gapMs: number };
+
+export type EmitMode = 'final' | 'updates';
+
+/** Value formats of topics at the edges of a pipeline. */
+export type TopicFormat = 'json' | 'msgpack';
+
+// Function types stored in the plan. `unknown` at this level: the DSL keeps them typed.
+export type RecordFn = (value: unknown) => unknown;
+export type PredicateFn = (value: unknown) => boolean;
+export type FlatMapFn = (value: unknown) => Iterable<unknown>;
+export type EventTimeFn = (value: unknown) => number;
+
+/** Runs several aggregators as one; see src/dsl/aggregators. Kept structural so plan/ does not import dsl/. */
+export interface PlanAggregator {
+  readonly kind: string;
+  create(): unknown;
+  add(acc: unknown, input: unknown, timestampMs: number): unknown;
+  merge(a: unknown, b: unknown): unknown;
+  result(acc: unknown): unknown;
+  encode(acc: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+/** Validates a decoded source value; returns the value or an issue message (goes to the dead-letter topic). */
+export type ValidateFn = (value: unknown) => { readonly value: unknown } | { readonly issue: string };
+
+export interface SourceNode {
+  readonly kind: 'source';
+  readonly name: string;
+  readonly topic: string;
+  readonly format: TopicFormat;
+  readonly validate: ValidateFn | null;
+  /** Event time from the value; null = the record's log timestamp. */
+  readonly eventTime: EventTimeFn | null;
+  readonly maxOutOfOrderMs: number;
+  /** A partition with no records for this long stops holding the watermark back. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface FilterNode {
+  readonly kind: 'filter';
+  readonly name: string;
+  readonly input: string;
+  readonly fn: PredicateFn;
+}
+
+export interface MapNode {
+  readonly kind: 'map';
+  readonly name: string;
+  readonly input: string;
+  readonly fn: RecordFn;
+}
+
+export interface FlatMapNode {
+  readonly kind: 'flatMap';
+  readonly name: string;
+  readonly input: string;
+  readonly fn: FlatMapFn;
+}
+
+export interface KeyByNode {
+  readonly kind: 'keyBy';
+  readonly name: string;
+  readonly input: string;
+  readonly fn: (value: unknown) => KeyValue;
+}
+
+export interface MergeNode {
+  readonly kind: 'merge';
+  readonly name: string;
+  readonly inputs: readonly string[];
+}
+
+export interface WindowAggregateNode {
+  readonly kind: 'windowAggregate';
+  readonly name: string;
+  readonly input: string;
+  readonly window: WindowSpec;
+  readonly aggregator: PlanAggregator;
+  readonly emit: EmitMode;
+  readonly allowedLatenessMs: number;
+}
+
+/** Routes records that arrived too late for their window (after allowed lateness). */
+export interface LateOutputNode {
+  readonly kind: 'lateOutput';
+  readonly name: string;
+  /** The window operator whose late records this stream carries. */
+  readonly input: string;
+}
+
+export interface TopicSinkNode {
+  readonly kind: 'topicSink';
+  readonly name: string;
+  readonly input: string;
+  readonly topic: string;
+  readonly format: TopicFormat;
+  readonly partitions: number;
+}
+
+export interface CollectSinkNode {
+  readonly kind: 'collectSink';
+  readonly name: string;
+  readonly input: string;
+  /** The name readers (tests, views) use to find the collected results. */
+  readonly sinkName: string;
+}
+
+export type PlanNode =
+  | SourceNode
+  | FilterNode
+  | MapNode
+  | FlatMapNode
+  | KeyByNode
+  | MergeNode
+  | WindowAggregateNode
+  | LateOutputNode
+  | TopicSinkNode
+  | CollectSinkNode;
+
+/** A pipeline's plan: its nodes in the order they were defined (inputs always come first). */
+export interface Plan {
+  readonly pipeline: string;
+  readonly nodes: readonly PlanNode[];
+}
+
+/** Names of a node's inputs. */
+export function inputsOf(node: PlanNode): readonly string[] {
+  if (node.kind === 'source') return [];
+  if (node.kind === 'merge') return node.inputs;
+  return [node.input];
+}
+
+/** The plan as JSON-safe data: functions become `"fn"`, aggregators their kind. Stable across runs. */
+export function describePlan(plan: Plan): unknown {
+  return {
+    pipeline: plan.pipeline,
+    nodes: plan.nodes.map((node) =>
+      Object.fromEntries(
+        Object.entries(node).map(([k, v]) => {
+          if (typeof v === 'function') return [k, 'fn'];
+          if (k === 'aggregator') return [k, (v as PlanAggregator).kind];
+          return [k, v];
+        }),
+      ),
+    ),
+  };
+}

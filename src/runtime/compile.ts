@@ -1,0 +1,120 @@
+import { ErrorCodes, FreshetError } from '../core/errors.js';
+import { type Plan, type PlanNode, inputsOf } from '../plan/plan.js';
+import type { Operator } from './batch.js';
+import { ChainOperator, type ChainStep } from './operators/chain-operator.js';
+import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOperator } from './operators/simple-operators.js';
+import { SourceOperator } from './operators/source-operator.js';
+import { TopicSinkOperator } from './operators/topic-sink-operator.js';
+import { AlignedWindowOperator, type WindowOperatorBase } from './operators/window-operator.js';
+
+/** The operator graph of one task: what the runner drives. */
+export interface CompiledGraph {
+  readonly sources: readonly SourceOperator[];
+  readonly topicSinks: readonly TopicSinkOperator[];
+  /** Collected results by sink name. */
+  readonly collected: ReadonlyMap<string, CollectedRecord[]>;
+  /** Every operator by the name of the plan node it runs (fused nodes share their chain's operator). */
+  readonly operators: ReadonlyMap<string, Operator>;
+}
+
+export interface CompileContext {
+  /** Partitions of each source topic. */
+  readonly partitionsOf: (topic: string) => number;
+  readonly nowMs: number;
+}
+
+const STATELESS = new Set(['filter', 'map', 'flatMap', 'keyBy']);
+
+/**
+ * Turns a plan into connected operators. Consecutive stateless nodes (filter, map, flatMap, keyBy) whose
+ * intermediate results have a single consumer are fused into one ChainOperator.
+ */
+export function compile(plan: Plan, context: CompileContext): CompiledGraph {
+  const consumers = new Map<string, PlanNode[]>();
+  for (const node of plan.nodes) {
+    for (const input of inputsOf(node)) {
+      if (!plan.nodes.some((n) => n.name === input)) {
+        throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `operator '${node.name}' reads '${input}', which does not exist`);
+      }
+      consumers.set(input, [...(consumers.get(input) ?? []), node]);
+    }
+  }
+  const operators = new Map<string, Operator>();
+  const chainSteps = new Map<string, ChainStep[]>();
+  const sources: SourceOperator[] = [];
+  const topicSinks: TopicSinkOperator[] = [];
+  const collected = new Map<string, CollectedRecord[]>();
+
+  const connect = (from: string, to: Operator, input: number): void => {
+    operators.get(from)!.outputs.push({ operator: to, input });
+  };
+
+  for (const node of plan.nodes) {
+    switch (node.kind) {
+      case 'source': {
+        const op = new SourceOperator(node, context.partitionsOf(node.topic), context.nowMs);
+        sources.push(op);
+        operators.set(node.name, op);
+        break;
+      }
+      case 'filter':
+      case 'map':
+      case 'flatMap':
+      case 'keyBy': {
+        const step = { kind: node.kind, fn: node.fn } as ChainStep;
+        const upstream = plan.nodes.find((n) => n.name === node.input)!;
+        const steps = chainSteps.get(upstream.name);
+        if (STATELESS.has(upstream.kind) && steps && consumers.get(upstream.name)!.length === 1) {
+          // Fuse into the upstream chain: same operator, one more step.
+          steps.push(step);
+          chainSteps.set(node.name, steps);
+          operators.set(node.name, operators.get(upstream.name)!);
+        } else {
+          const newSteps = [step];
+          const op = new ChainOperator(node.name, newSteps);
+          chainSteps.set(node.name, newSteps);
+          operators.set(node.name, op);
+          connect(node.input, op, 0);
+        }
+        break;
+      }
+      case 'merge': {
+        const op = new MergeOperator(node.name, node.inputs.length);
+        operators.set(node.name, op);
+        node.inputs.forEach((input, i) => connect(input, op, i));
+        break;
+      }
+      case 'windowAggregate': {
+        if (node.window.type !== 'tumbling' && node.window.type !== 'hopping') {
+          throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `window type '${node.window.type}' is not supported yet`);
+        }
+        const op = new AlignedWindowOperator(node.name, node.window, node.aggregator, node.emit, node.allowedLatenessMs);
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
+        break;
+      }
+      case 'lateOutput': {
+        const op = new IdentityOperator(node.name);
+        operators.set(node.name, op);
+        (operators.get(node.input) as WindowOperatorBase).lateOutputs.push({ operator: op, input: 0 });
+        break;
+      }
+      case 'topicSink': {
+        const op = new TopicSinkOperator(node.name, node.topic, node.format);
+        topicSinks.push(op);
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
+        break;
+      }
+      case 'collectSink': {
+        const records = collected.get(node.sinkName) ?? [];
+        collected.set(node.sinkName, records);
+        const op = new CollectSinkOperator(node.name, records);
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
+        break;
+      }
+    }
+  }
+  return { sources, topicSinks, collected, operators };
+}

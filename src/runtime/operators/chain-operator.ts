@@ -1,0 +1,68 @@
+import type { KeyValue } from '../../plan/plan.js';
+import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
+
+/** One stateless step of a fused chain. */
+export type ChainStep =
+  | { readonly kind: 'filter'; readonly fn: (value: unknown) => boolean }
+  | { readonly kind: 'map'; readonly fn: (value: unknown) => unknown }
+  | { readonly kind: 'flatMap'; readonly fn: (value: unknown) => Iterable<unknown> }
+  | { readonly kind: 'keyBy'; readonly fn: (value: unknown) => KeyValue };
+
+/**
+ * Consecutive stateless operators (filter, map, flatMap, keyBy) fused into one loop over the batch: one
+ * pass, one output batch, no intermediate arrays or per-record closures.
+ */
+export class ChainOperator implements Operator {
+  readonly outputs: Edge[] = [];
+  private readonly steps: readonly ChainStep[];
+  private readonly setsKeys: boolean;
+
+  constructor(
+    readonly name: string,
+    steps: readonly ChainStep[],
+  ) {
+    this.steps = steps;
+    this.setsKeys = steps.some((s) => s.kind === 'keyBy');
+  }
+
+  push(batch: Batch): void {
+    const values: unknown[] = [];
+    const timestamps: number[] = [];
+    const inKeys = batch.keys;
+    const keys: KeyValue[] | null = this.setsKeys || inKeys ? [] : null;
+    const n = batch.values.length;
+    for (let i = 0; i < n; i++) {
+      this.run(0, batch.values[i], batch.timestamps[i]!, inKeys ? inKeys[i]! : 0, values, timestamps, keys);
+    }
+    emit(this.outputs, { values, timestamps, keys });
+  }
+
+  watermark(watermarkMs: number): void {
+    emitWatermark(this.outputs, watermarkMs);
+  }
+
+  /** Runs steps from `from` on one value; flatMap recurses for each of its outputs. */
+  private run(from: number, value: unknown, ts: number, key: KeyValue, values: unknown[], timestamps: number[], keys: KeyValue[] | null): void {
+    const steps = this.steps;
+    for (let s = from; s < steps.length; s++) {
+      const step = steps[s]!;
+      switch (step.kind) {
+        case 'filter':
+          if (!step.fn(value)) return;
+          break;
+        case 'map':
+          value = step.fn(value);
+          break;
+        case 'keyBy':
+          key = step.fn(value);
+          break;
+        case 'flatMap':
+          for (const out of step.fn(value)) this.run(s + 1, out, ts, key, values, timestamps, keys);
+          return;
+      }
+    }
+    values.push(value);
+    timestamps.push(ts);
+    if (keys) keys.push(key);
+  }
+}
