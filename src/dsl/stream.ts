@@ -12,8 +12,10 @@ export interface WindowResult<K extends KeyValue, R> {
   readonly windowStartMs: number;
   readonly windowEndMs: number;
   readonly value: R;
-  /** False for an intermediate result (emit mode `updates`, or an update caused by a late event). */
+  /** False for an early result (emit mode `updates`); true once the watermark passed the window's end. */
   readonly final: boolean;
+  /** Session windows only: this window was merged into another; readers should delete it (value is null). */
+  readonly retracted?: true;
 }
 
 /** Something the DSL can aggregate with: a mergeable aggregator (see src/dsl/aggregators). */

@@ -5,6 +5,7 @@ import { ChainOperator, type ChainStep } from './operators/chain-operator.js';
 import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOperator } from './operators/simple-operators.js';
 import { SourceOperator } from './operators/source-operator.js';
 import { TopicSinkOperator } from './operators/topic-sink-operator.js';
+import { SessionWindowOperator } from './operators/session-window-operator.js';
 import { AlignedWindowOperator, type WindowOperatorBase } from './operators/window-operator.js';
 
 /** The operator graph of one task: what the runner drives. */
@@ -85,10 +86,15 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
         break;
       }
       case 'windowAggregate': {
-        if (node.window.type !== 'tumbling' && node.window.type !== 'hopping') {
-          throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `window type '${node.window.type}' is not supported yet`);
+        const { window } = node;
+        let op: WindowOperatorBase;
+        if (window.type === 'tumbling' || window.type === 'hopping') {
+          op = new AlignedWindowOperator(node.name, window, node.aggregator, node.emit, node.allowedLatenessMs);
+        } else if (window.type === 'session') {
+          op = new SessionWindowOperator(node.name, window.gapMs, node.aggregator, node.emit, node.allowedLatenessMs);
+        } else {
+          throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `window type '${window.type}' is not supported yet`);
         }
-        const op = new AlignedWindowOperator(node.name, node.window, node.aggregator, node.emit, node.allowedLatenessMs);
         operators.set(node.name, op);
         connect(node.input, op, 0);
         break;

@@ -17,7 +17,7 @@ import { MinHeap } from '../min-heap.js';
  * The watermark is taken as it was when the batch arrived; it advances between batches.
  */
 
-interface Slot {
+export interface Slot {
   readonly startMs: number;
   readonly endMs: number;
   readonly key: KeyValue;
@@ -74,6 +74,12 @@ export abstract class WindowOperatorBase implements Operator {
     this.lateValues.push(value);
     this.lateTimestamps.push(ts);
     this.lateKeys.push(key);
+  }
+
+  /** Emits `value: null, retracted: true` for windows whose earlier results no longer stand (merged sessions). */
+  protected emitRetracted(windows: readonly { key: KeyValue; startMs: number; endMs: number }[]): void {
+    const values = windows.map((w) => ({ key: w.key, windowStartMs: w.startMs, windowEndMs: w.endMs, value: null, final: true, retracted: true }));
+    emit(this.outputs, { values, timestamps: windows.map((w) => w.endMs - 1), keys: windows.map((w) => w.key) });
   }
 
   protected emitSlots(slots: readonly Slot[], isFinal: (slot: Slot) => boolean): void {
