@@ -5,14 +5,47 @@
 import { isUtf8 } from 'node:buffer';
 import { type ErrorCode, ErrorCodes } from '../core/errors.js';
 import { Limits } from '../core/limits.js';
-import type { ProducerRecord } from '../log/log.js';
+import type { ProducerRecord, RecordHeader } from '../log/log.js';
 import { parseEventTime } from '../server/event-time.js';
+import type { IngestHeaders as ServerIngestHeaders } from '../server/ingest.js';
+import type { MAX_REASON_CHARS as SERVER_MAX_REASON_CHARS } from '../server/validators.js';
 
 export interface EventOptions {
   /** Top-level JSON field holding the key: a string or a number (its decimal text). */
   readonly keyField?: string;
   /** Top-level JSON field holding the event time: ISO-8601 with an offset, or epoch ms (a number). */
   readonly timeField?: string;
+}
+
+/**
+ * The header names HTTP ingest writes (src/server/ingest.ts), so events and dead letters look the same
+ * whichever way they came in. Copied rather than imported: importing ingest loads zod and ajv, which
+ * would slow every CLI start; `satisfies` fails the build if the two ever differ.
+ */
+export const IngestHeaders = {
+  INGEST_MS: 'freshet.ingest.ms',
+  DLQ_REASON: 'freshet.dlq.reason',
+  DLQ_CODE: 'freshet.dlq.code',
+  DLQ_STAGE: 'freshet.dlq.stage',
+  DLQ_TOPIC: 'freshet.dlq.topic',
+} as const satisfies Omit<typeof ServerIngestHeaders, 'DLQ_INDEX'>;
+
+/** Longest DLQ reason kept, as ingest (checked against src/server/validators.ts). */
+export const MAX_REASON_CHARS = 512 satisfies typeof SERVER_MAX_REASON_CHARS;
+
+/**
+ * The `freshet.ingest.ms` header ingest puts on every record (wall time of ingest, for end-to-end
+ * latency), shared by all records read in the same millisecond.
+ */
+export interface IngestStamp {
+  readonly headers: readonly RecordHeader[];
+  /** Bytes the headers count against the record bound. */
+  readonly sizeBytes: number;
+}
+
+export function ingestStamp(nowMs: number): IngestStamp {
+  const value = Buffer.from(String(nowMs));
+  return { headers: [{ key: IngestHeaders.INGEST_MS, value }], sizeBytes: Buffer.byteLength(IngestHeaders.INGEST_MS) + value.length };
 }
 
 /** Why a line was refused. */
@@ -49,8 +82,9 @@ function isAsciiSpace(c: number): boolean {
  * missing key field gives a null key (round-robin partitioning); a missing or null time field gives
  * the append time.
  */
-export function eventFromLine(bytes: Buffer, options: EventOptions): LineOutcome {
-  if (bytes.length > Limits.maxRecordBytes) return tooLarge(bytes.length);
+export function eventFromLine(bytes: Buffer, options: EventOptions, headers: IngestStamp): LineOutcome {
+  const maxValueBytes = Limits.maxRecordBytes - headers.sizeBytes;
+  if (bytes.length > maxValueBytes) return tooLarge(bytes.length + headers.sizeBytes);
   if (!isUtf8(bytes)) return { code: ErrorCodes.MALFORMED_JSON, message: 'not valid UTF-8' };
   let parsed: unknown;
   try {
@@ -58,7 +92,7 @@ export function eventFromLine(bytes: Buffer, options: EventOptions): LineOutcome
   } catch (e) {
     return { code: ErrorCodes.MALFORMED_JSON, message: `not valid JSON (${(e as Error).message})` };
   }
-  if (options.keyField === undefined && options.timeField === undefined) return { value: bytes };
+  if (options.keyField === undefined && options.timeField === undefined) return { value: bytes, headers: headers.headers };
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { code: ErrorCodes.MALFORMED_JSON, message: 'expected a JSON object (--key-field/--time-field read its fields)' };
   }
@@ -69,9 +103,12 @@ export function eventFromLine(bytes: Buffer, options: EventOptions): LineOutcome
     if (typeof raw === 'string') key = Buffer.from(raw, 'utf8');
     else if (typeof raw === 'number') key = Buffer.from(String(raw), 'utf8');
     else if (raw !== undefined && raw !== null) {
-      return { code: ErrorCodes.INVALID_ARGUMENT, message: `key field '${options.keyField}' is ${typeof raw === 'object' ? (Array.isArray(raw) ? 'an array' : 'an object') : `a ${typeof raw}`}: expected a string or a number` };
+      return {
+        code: ErrorCodes.SCHEMA_VIOLATION,
+        message: `key field '${options.keyField}' is ${truncate(JSON.stringify(raw))}: expected a string or a number`,
+      };
     }
-    if (key !== null && key.length + bytes.length > Limits.maxRecordBytes) return tooLarge(key.length + bytes.length);
+    if (key !== null && key.length + bytes.length > maxValueBytes) return tooLarge(key.length + bytes.length + headers.sizeBytes);
   }
   if (options.timeField !== undefined) {
     const raw = field(event, options.timeField);
@@ -82,9 +119,9 @@ export function eventFromLine(bytes: Buffer, options: EventOptions): LineOutcome
         message: `field '${options.timeField}' is ${truncate(JSON.stringify(raw))}: expected an ISO-8601 time with an offset or epoch milliseconds`,
       };
     }
-    if (timestampMs !== NO_TIME) return { key, value: bytes, timestampMs };
+    if (timestampMs !== NO_TIME) return { key, value: bytes, timestampMs, headers: headers.headers };
   }
-  return { key, value: bytes };
+  return { key, value: bytes, headers: headers.headers };
 }
 
 /** Marks "no time field": the log then stamps the append time. */

@@ -80,3 +80,32 @@ export async function* readLines(input: Readable, maxLineBytes: number): AsyncGe
     yield out;
   }
 }
+
+/**
+ * Passes `source` through, calling `onIdle` whenever the next item takes longer than `idleMs` to
+ * arrive (once per wait). `freshet produce` uses it to append a partial batch when the input pauses,
+ * so `tail -f app.log | freshet produce` does not hold events back until a batch fills (Kafka's
+ * linger.ms).
+ */
+export async function* flushWhenIdle<T>(source: AsyncIterable<T>, idleMs: number, onIdle: () => Promise<void>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = iterator.next();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<'idle'>((resolve) => {
+        timer = setTimeout(() => resolve('idle'), idleMs);
+      });
+      let result = await Promise.race([next, idle]);
+      clearTimeout(timer);
+      if (result === 'idle') {
+        await onIdle();
+        result = await next;
+      }
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}

@@ -41,8 +41,8 @@ export function parseNonNegativeInt(text: string): number {
 
 /** Parses an integer >= 1. */
 export function parsePositiveInt(text: string): number {
-  const n = parseNonNegativeInt(text);
-  if (n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
   return n;
 }
 

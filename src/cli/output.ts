@@ -54,7 +54,7 @@ export function formatError(error: unknown, verbose: boolean): string {
   }
   const err = error instanceof Error ? error : new Error(String(error));
   const sys = (err as NodeJS.ErrnoException).code;
-  let text = `${UNEXPECTED_ERROR_CODE}: ${sys ? `${sys}: ` : ''}${err.message}`;
+  let text = `${UNEXPECTED_ERROR_CODE}: ${sys && !err.message.startsWith(sys) ? `${sys}: ` : ''}${err.message}`;
   if (verbose) text += `\n${err.stack ?? ''}`;
   else text += '\n(run with --verbose or FRESHET_DEBUG=1 for the stack trace)';
   return text;
@@ -140,6 +140,11 @@ export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** `1 record`, `2 records`. */
+export function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** A left-aligned text table with a header row; numeric-looking columns are right-aligned. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -181,7 +186,7 @@ export function valueJson(value: Uint8Array | null, format: ValueFormat): string
   if (format === 'auto' && looksLikeJson(text)) {
     try {
       const parsed: unknown = JSON.parse(text);
-      return /[\n\r]/.test(text) ? JSON.stringify(parsed) : text.trim();
+      return text.includes('\n') || text.includes('\r') ? JSON.stringify(parsed) : text.trim();
     } catch {
       // not JSON: print as a string
     }
@@ -195,8 +200,27 @@ function looksLikeJson(text: string): boolean {
   return c === '{' || c === '[' || c === '"' || c === '-' || c === 't' || c === 'f' || c === 'n' || (c !== undefined && c >= '0' && c <= '9');
 }
 
-/** Headers as an object; a name that repeats (Kafka allows it) maps to an array of its values. */
-function headersObject(headers: readonly RecordHeader[]): Record<string, unknown> {
+/**
+ * Headers as a JSON object; a name that repeats (Kafka allows it) maps to an array of its values.
+ * Written by hand: it runs once per printed record.
+ */
+function headersJson(headers: readonly RecordHeader[]): string {
+  if (headers.length === 0) return '{}';
+  if (hasRepeatedKey(headers)) return JSON.stringify(groupedHeaders(headers));
+  let out = '{';
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    out += `${i === 0 ? '' : ','}${JSON.stringify(h.key)}:${JSON.stringify(textOrBase64(h.value))}`;
+  }
+  return `${out}}`;
+}
+
+function hasRepeatedKey(headers: readonly RecordHeader[]): boolean {
+  for (let i = 1; i < headers.length; i++) for (let j = 0; j < i; j++) if (headers[i]!.key === headers[j]!.key) return true;
+  return false;
+}
+
+function groupedHeaders(headers: readonly RecordHeader[]): Record<string, unknown> {
   const grouped = new Map<string, (string | { base64: string })[]>();
   for (const h of headers) {
     const values = grouped.get(h.key);
@@ -216,6 +240,6 @@ export function recordLine(record: ConsumedRecord, format: ValueFormat): string 
   const key = record.key === null ? null : textOrBase64(record.key);
   return (
     `{"partition":${record.partition},"offset":${record.offset},"timestamp":${record.timestampMs},` +
-    `"key":${JSON.stringify(key)},"value":${valueJson(record.value, format)},"headers":${JSON.stringify(headersObject(record.headers))}}\n`
+    `"key":${JSON.stringify(key)},"value":${valueJson(record.value, format)},"headers":${headersJson(record.headers)}}\n`
   );
 }

@@ -76,6 +76,11 @@ export class BatchProducer {
     }
   }
 
+  /** Appends what is batched now, without waiting for it to be acknowledged. */
+  async sendPending(): Promise<void> {
+    await this.sendBatch();
+  }
+
   private async sendBatch(): Promise<void> {
     if (this.batch.length === 0) return;
     const records = this.batch;

@@ -2,7 +2,7 @@
  * A once-a-second progress line on stderr for long-running commands: rewritten in place on a
  * terminal, one line per tick otherwise (when forced with `--progress`).
  */
-import { formatCount } from './output.js';
+import { formatBytes, formatCount } from './output.js';
 
 export interface ProgressSnapshot {
   readonly records: number;
@@ -36,7 +36,7 @@ export class ProgressReporter {
   private tick(): void {
     const { records, bytes } = this.sample();
     const seconds = (performance.now() - this.startedMs) / 1000;
-    const line = `${formatCount(records)} records, ${(bytes / 1e6).toFixed(1)} MB, ${formatCount(records / Math.max(seconds, 1e-3))} records/s`;
+    const line = `${formatCount(records)} records, ${formatBytes(bytes)}, ${formatCount(records / Math.max(seconds, 1e-3))} records/s`;
     this.stream.write(this.stream.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
     this.printed = true;
   }

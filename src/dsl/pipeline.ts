@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
-import type { Plan, TopicFormat, ValidateFn } from '../plan/plan.js';
-import { type OperatorOptions, PlanGraph, Stream } from './stream.js';
+import type { KeyValue, Plan, TopicFormat, ValidateFn } from '../plan/plan.js';
+import { type OperatorOptions, PlanGraph, Stream, Table } from './stream.js';
 
 /** How a source finds each value's event time. */
 export type EventTimeOption<T> = ((value: T) => number | string | Date) | (keyof T & string);
@@ -42,6 +42,8 @@ export class PipelineBuilder {
       kind: 'source',
       name,
       topic,
+      role: 'stream',
+      tableKey: null,
       format: options.format ?? 'json',
       validate: options.schema ? standardValidator(options.schema) : null,
       eventTime: options.eventTime === undefined ? null : eventTimeFn(options.eventTime as EventTimeOption<unknown>),
@@ -50,6 +52,48 @@ export class PipelineBuilder {
     });
     return new Stream<T>(this.graph, name);
   }
+
+  /**
+   * Reads a topic as a table: the latest value per key (a null value deletes the key), kept with its
+   * history so stream records join the version current at their event time. Tables are global: every
+   * worker reads all of a table's partitions (as Kafka Streams' GlobalKTable).
+   *
+   * @example
+   * ```ts
+   * const campaigns = p.table<Campaign>('campaigns', { key: (c) => c.adId });
+   * clicks.join(campaigns, { key: (c) => c.adId }, (click, campaign) => ({ ...click, campaignId: campaign.id }));
+   * ```
+   */
+  table<V = unknown, K extends KeyValue = string>(topic: string, options: TableOptions<V, K> = {}): Table<K, V> {
+    const name = options.name ?? `table-${topic}`;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 1_000;
+    this.graph.add({
+      kind: 'source',
+      name,
+      topic,
+      role: 'table',
+      tableKey: (options.key as ((value: unknown) => KeyValue) | undefined) ?? null,
+      format: options.format ?? 'json',
+      validate: options.schema ? standardValidator(options.schema) : null,
+      eventTime: options.eventTime === undefined ? null : eventTimeFn(options.eventTime as EventTimeOption<unknown>),
+      maxOutOfOrderMs: 0,
+      idleTimeoutMs,
+    });
+    return new Table<K, V>(this.graph, name, options.historyRetentionMs ?? 86_400_000);
+  }
+}
+
+export interface TableOptions<V, K extends KeyValue> extends OperatorOptions {
+  /** The key of a value; default: the record key (as a string). Tombstones always use the record key. */
+  readonly key?: (value: V) => K;
+  readonly schema?: StandardSchemaV1<unknown, V>;
+  readonly format?: TopicFormat;
+  /** When each version became valid: a field or function; default the record timestamp. */
+  readonly eventTime?: EventTimeOption<V>;
+  /** Versions older than this behind the newest are dropped (the newest before it is kept). Default 1 day. */
+  readonly historyRetentionMs?: number;
+  /** Processing time without updates after which the table stops holding back watermarks. Default 1 s. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** A named pipeline definition: what a pipeline module exports and `freshet run` runs. */

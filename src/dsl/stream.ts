@@ -130,6 +130,39 @@ export class Stream<T> {
   }
 
   /**
+   * Enriches each value with the table row of its key, as of the value's event time (inner: values without
+   * a row are dropped; see `leftJoin`).
+   *
+   * @example
+   * ```ts
+   * clicks.join(campaigns, { key: (c) => c.adId }, (click, campaign) => ({ ...click, campaign: campaign.name }))
+   * ```
+   */
+  join<K extends KeyValue, V, R>(table: Table<K, V>, on: { key: (value: T) => K }, join: (value: T, row: V) => R, options: OperatorOptions = {}): Stream<R> {
+    return this.tableJoin(table, on.key, join as (value: T, row: V | null) => R, 'inner', options);
+  }
+
+  /** Like `join`, but values without a row are kept, with `row` null. */
+  leftJoin<K extends KeyValue, V, R>(table: Table<K, V>, on: { key: (value: T) => K }, join: (value: T, row: V | null) => R, options: OperatorOptions = {}): Stream<R> {
+    return this.tableJoin(table, on.key, join, 'left', options);
+  }
+
+  private tableJoin<K extends KeyValue, V, R>(table: Table<K, V>, key: (value: T) => K, join: (value: T, row: V | null) => R, type: 'inner' | 'left', options: OperatorOptions): Stream<R> {
+    const name = options.name ?? this.graph.autoName(type === 'inner' ? 'join' : 'leftJoin');
+    this.graph.add({
+      kind: 'tableJoin',
+      name,
+      input: this.nodeName,
+      table: table.nodeName,
+      key: key as (v: unknown) => KeyValue,
+      join: join as (v: unknown, row: unknown) => unknown,
+      type,
+      historyRetentionMs: table.historyRetentionMs,
+    });
+    return new Stream<R>(this.graph, name);
+  }
+
+  /**
    * Writes the values to a log topic (created if missing), JSON by default. Keyed streams write their
    * key as the record key; the record timestamp is the event time.
    */
@@ -148,8 +181,45 @@ export class Stream<T> {
   }
 }
 
+/** A changelog topic read as a table (see `PipelineBuilder.table`). */
+export class Table<K extends KeyValue, V> {
+  declare readonly __types?: (key: K) => V;
+  constructor(
+    protected readonly graph: PlanGraph,
+    readonly nodeName: string,
+    readonly historyRetentionMs: number,
+  ) {}
+}
+
 /** A stream grouped by key K: it can be windowed and aggregated per key. */
 export class KeyedStream<K extends KeyValue, T> extends Stream<T> {
+  /**
+   * Joins with another keyed stream on the key: a value at time t meets the other stream's values of its
+   * key with timestamps in [t - beforeMs, t + afterMs]. Values arriving after the watermark passed them
+   * go to `lateRecords()` of the result.
+   *
+   * @example
+   * ```ts
+   * bids.intervalJoin(auctions, { beforeMs: 0, afterMs: 60_000 }, (bid, auction) => ({ ...bid, seller: auction.seller }))
+   * ```
+   */
+  intervalJoin<U, R>(other: KeyedStream<K, U>, within: { beforeMs: number; afterMs: number }, join: (left: T, right: U) => R, options: OperatorOptions = {}): JoinedStream<R> {
+    for (const [k, v] of Object.entries(within)) {
+      if (!Number.isInteger(v) || v < 0) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `within.${k} must be a non-negative integer (ms), got ${v}`);
+    }
+    const name = options.name ?? this.graph.autoName('intervalJoin');
+    this.graph.add({
+      kind: 'intervalJoin',
+      name,
+      left: this.nodeName,
+      right: other.nodeName,
+      beforeMs: within.beforeMs,
+      afterMs: within.afterMs,
+      join: join as (l: unknown, r: unknown) => unknown,
+    });
+    return new JoinedStream<R>(this.graph, name);
+  }
+
   /**
    * Defines windows over each key's values; aggregate them with `.aggregate(...)`.
    *
@@ -209,5 +279,15 @@ export class WindowedResults<K extends KeyValue, T, R> extends Stream<WindowResu
     const name = options.name ?? `${this.nodeName}.late`;
     this.graph.add({ kind: 'lateOutput', name, input: this.nodeName });
     return new Stream<T>(this.graph, name);
+  }
+}
+
+/** The result of an interval join; also gives access to the records that came too late to join. */
+export class JoinedStream<R> extends Stream<R> {
+  /** Records of either side that arrived after the watermark passed them: `{ side, value }`. */
+  lateRecords(options: OperatorOptions = {}): Stream<{ side: 'left' | 'right'; value: unknown }> {
+    const name = options.name ?? `${this.nodeName}.late`;
+    this.graph.add({ kind: 'lateOutput', name, input: this.nodeName });
+    return new Stream(this.graph, name);
   }
 }

@@ -44,6 +44,10 @@ export interface SourceNode {
   readonly kind: 'source';
   readonly name: string;
   readonly topic: string;
+  /** `table`: a changelog (latest value per key, null value = delete), read before streams in each round. */
+  readonly role: 'stream' | 'table';
+  /** Tables: the key of a value when the record has no key (tombstones always need the record key). */
+  readonly tableKey: ((value: unknown) => KeyValue) | null;
   readonly format: TopicFormat;
   readonly validate: ValidateFn | null;
   /** Event time from the value; null = the record's log timestamp. */
@@ -97,6 +101,38 @@ export interface WindowAggregateNode {
   readonly allowedLatenessMs: number;
 }
 
+/**
+ * Stream–table join in event time, as Kafka Streams' versioned tables: each stream record meets the table
+ * version that was current at the record's event time, among the table updates read so far.
+ */
+export interface TableJoinNode {
+  readonly kind: 'tableJoin';
+  readonly name: string;
+  /** The stream (input 0). */
+  readonly input: string;
+  /** The table's source node (input 1). */
+  readonly table: string;
+  readonly key: (value: unknown) => KeyValue;
+  readonly join: (value: unknown, row: unknown) => unknown;
+  readonly type: 'inner' | 'left';
+  /** Table versions older than this behind the newest are dropped (one is always kept). */
+  readonly historyRetentionMs: number;
+}
+
+/**
+ * Stream–stream interval join of two keyed streams (inner): a left record at time t meets right records of
+ * its key with timestamps in [t - beforeMs, t + afterMs]. The result's event time is the later of the two.
+ */
+export interface IntervalJoinNode {
+  readonly kind: 'intervalJoin';
+  readonly name: string;
+  readonly left: string;
+  readonly right: string;
+  readonly beforeMs: number;
+  readonly afterMs: number;
+  readonly join: (left: unknown, right: unknown) => unknown;
+}
+
 /** Routes records that arrived too late for their window (after allowed lateness). */
 export interface LateOutputNode {
   readonly kind: 'lateOutput';
@@ -131,6 +167,8 @@ export type PlanNode =
   | MergeNode
   | WindowAggregateNode
   | LateOutputNode
+  | TableJoinNode
+  | IntervalJoinNode
   | TopicSinkNode
   | CollectSinkNode;
 
@@ -144,6 +182,8 @@ export interface Plan {
 export function inputsOf(node: PlanNode): readonly string[] {
   if (node.kind === 'source') return [];
   if (node.kind === 'merge') return node.inputs;
+  if (node.kind === 'tableJoin') return [node.input, node.table];
+  if (node.kind === 'intervalJoin') return [node.left, node.right];
   return [node.input];
 }
 

@@ -2,6 +2,7 @@ import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { type Plan, type PlanNode, inputsOf } from '../plan/plan.js';
 import type { Operator } from './batch.js';
 import { ChainOperator, type ChainStep } from './operators/chain-operator.js';
+import { IntervalJoinOperator, TableJoinOperator } from './operators/join-operators.js';
 import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOperator } from './operators/simple-operators.js';
 import { SourceOperator } from './operators/source-operator.js';
 import { TopicSinkOperator } from './operators/topic-sink-operator.js';
@@ -102,7 +103,21 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
       case 'lateOutput': {
         const op = new IdentityOperator(node.name);
         operators.set(node.name, op);
-        (operators.get(node.input) as WindowOperatorBase).lateOutputs.push({ operator: op, input: 0 });
+        (operators.get(node.input) as WindowOperatorBase | IntervalJoinOperator).lateOutputs.push({ operator: op, input: 0 });
+        break;
+      }
+      case 'tableJoin': {
+        const op = new TableJoinOperator(node);
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
+        connect(node.table, op, 1);
+        break;
+      }
+      case 'intervalJoin': {
+        const op = new IntervalJoinOperator(node);
+        operators.set(node.name, op);
+        connect(node.left, op, 0);
+        connect(node.right, op, 1);
         break;
       }
       case 'topicSink': {

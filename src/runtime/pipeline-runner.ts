@@ -2,7 +2,7 @@ import { unpack } from 'msgpackr';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ErrorCodes } from '../core/errors.js';
 import type { EventLog, ProducerRecord, RecordBatchView } from '../log/log.js';
-import type { Plan } from '../plan/plan.js';
+import type { KeyValue, Plan } from '../plan/plan.js';
 import { deadLetterRecord, deadLetterTopic } from '../quality/dead-letter.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
@@ -75,7 +75,9 @@ export class PipelineRunner {
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(`freshet.${plan.pipeline}`)) committed.set(`${c.topic}/${c.partition}`, c.offset);
     const partitions: SourcePartition[] = [];
-    for (const source of graph.sources) {
+    // Tables first: a round applies table updates before the stream records that may join them.
+    const ordered = [...graph.sources].sort((a, b) => (a.node.role === 'table' ? 0 : 1) - (b.node.role === 'table' ? 0 : 1));
+    for (const source of ordered) {
       const topic = source.node.topic;
       for (let p = 0; p < source.partitions; p++) {
         const stored = committed.get(`${topic}/${p}`);
@@ -103,11 +105,16 @@ export class PipelineRunner {
   async step(): Promise<number> {
     let read = 0;
     for (const sp of this.partitions) {
-      const { batches, nextOffset } = await this.log.read(sp.topic, sp.partition, sp.offset, { maxRecords: this.maxBatchRecords });
-      if (batches.length === 0) continue;
-      read += nextOffset - sp.offset;
-      this.pushBatches(sp, batches);
-      sp.offset = nextOffset;
+      // Tables are read to their end each round (they come first), so streams join everything known.
+      const isTable = sp.source.node.role === 'table';
+      for (;;) {
+        const { batches, nextOffset } = await this.log.read(sp.topic, sp.partition, sp.offset, { maxRecords: this.maxBatchRecords });
+        if (batches.length === 0) break;
+        read += nextOffset - sp.offset;
+        this.pushBatches(sp, batches);
+        sp.offset = nextOffset;
+        if (!isTable) break;
+      }
     }
     const nowMs = this.clock.nowMs();
     for (const source of this.graph.sources) source.updateWatermark(nowMs);
@@ -151,10 +158,26 @@ export class PipelineRunner {
     const values: unknown[] = [];
     const timestamps: number[] = [];
     const json = node.format === 'json';
-    const { validate, eventTime } = node;
+    const { validate, eventTime, tableKey } = node;
+    const isTable = node.role === 'table';
+    const keys: KeyValue[] | null = isTable ? [] : null;
     for (const batch of batches) {
       for (let i = 0; i < batch.count; i++) {
         const bytes = batch.valueAt(i);
+        if (isTable) {
+          // A table row's key: the record key, else the value's key field. Tombstones need a record key.
+          const recordKey = batch.keyAt(i);
+          if (bytes === null) {
+            if (recordKey === null) {
+              this.deadLetter(sp, batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table tombstone (null value) needs a record key');
+              continue;
+            }
+            values.push(null);
+            timestamps.push(batch.timestampAt(i));
+            keys!.push(decoder.decode(recordKey));
+            continue;
+          }
+        }
         let value: unknown;
         try {
           // One try per record is the price of never crashing on bad input; it stays cheap because
@@ -177,11 +200,20 @@ export class PipelineRunner {
           this.deadLetter(sp, batch, i, ErrorCodes.INVALID_EVENT_TIME, 'event time is missing or not a valid time');
           continue;
         }
+        if (keys !== null) {
+          const recordKey = batch.keyAt(i);
+          const key = tableKey !== null ? tableKey(value) : recordKey !== null ? decoder.decode(recordKey) : null;
+          if (key === null || key === undefined) {
+            this.deadLetter(sp, batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table row needs a record key or a key function');
+            continue;
+          }
+          keys.push(key);
+        }
         values.push(value);
         timestamps.push(ts);
       }
     }
-    sp.source.pushPartition(sp.partition, { values, timestamps, keys: null }, this.clock.nowMs());
+    sp.source.pushPartition(sp.partition, { values, timestamps, keys }, this.clock.nowMs());
   }
 
   private deadLetter(sp: SourcePartition, batch: RecordBatchView, index: number, code: string, reason: string): void {

@@ -20,9 +20,16 @@ export interface BodyLimits {
 const NEWLINE = 0x0a;
 
 /**
+ * Buffer#utf8Slice(start, end): what `toString('utf8', start, end)` calls after re-checking its
+ * arguments. Long-standing on Buffer.prototype, just not in the typings; bounds are checked here.
+ */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Buffer, start: number, end: number): string }).utf8Slice;
+
+/**
  * Splits and parses an NDJSON body. Lines are found on the bytes (`Buffer.indexOf`, native), trimmed
  * of ASCII whitespace (so CRLF works), and blank lines skipped: they are not events and take no index.
- * Each value is a view into `body` (no copy): the line's original bytes.
+ * Each value is a view into `body` (no copy): the line's original bytes. Decoding line by line
+ * measured faster than decoding the whole body once and slicing the string.
  *
  * One malformed line rejects the whole request (FRESHET_MALFORMED_JSON, nothing appended): a broken
  * line means a broken producer or a truncated body, and all-or-nothing keeps retries safe.
@@ -32,6 +39,7 @@ export function parseNdjson(body: Buffer, limits: BodyLimits): ParsedBody {
   const events: unknown[] = [];
   const length = body.length;
   const { maxEventsPerRequest, maxEventBytes } = limits;
+  const { buffer, byteOffset } = body;
   let start = 0;
   let lineNumber = 0;
   // One try around the loop, not one per line: the line number tells which line failed.
@@ -48,8 +56,9 @@ export function parseNdjson(body: Buffer, limits: BodyLimits): ParsedBody {
       if (s === end) continue;
       if (events.length === maxEventsPerRequest) throw tooManyEvents(maxEventsPerRequest);
       if (end - s > maxEventBytes) throw eventTooLarge(events.length, end - s, maxEventBytes);
-      events.push(JSON.parse(body.toString('utf8', s, end)));
-      values.push(body.subarray(s, end));
+      events.push(JSON.parse(utf8Slice.call(body, s, end)));
+      // A plain Uint8Array view is cheaper to make than Buffer#subarray (a FastBuffer) and is all a record needs.
+      values.push(new Uint8Array(buffer, byteOffset + s, end - s));
     }
   } catch (error) {
     if (error instanceof FreshetError) throw error;

@@ -1,14 +1,15 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, FreshetError, type ErrorCode } from '../core/errors.js';
 
-/** HTTP status of each Freshet error code. */
-export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+/** HTTP status of each Freshet error code; codes not listed answer 500. */
+export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   FRESHET_INVALID_ARGUMENT: 400,
   FRESHET_UNKNOWN_TOPIC: 404,
   FRESHET_UNKNOWN_PARTITION: 404,
   FRESHET_TOPIC_EXISTS: 409,
   FRESHET_OFFSET_OUT_OF_RANGE: 416,
   FRESHET_LOG_CORRUPT: 500,
+  FRESHET_LOG_LOCKED: 503,
   FRESHET_LOG_CLOSED: 503,
   FRESHET_LOG_BUSY: 503,
   FRESHET_LOG_WRITE_FAILED: 503,
@@ -34,6 +35,8 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCodes.INVALID_ARGUMENT,
   FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCodes.MALFORMED_JSON,
 };
+
+export const UNSUPPORTED_MEDIA_TYPE_MESSAGE = 'send content-type application/json, application/x-ndjson or application/ndjson';
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
@@ -66,7 +69,8 @@ export function toHttpError(error: unknown): HttpError {
   const fe = error as Partial<FastifyError> | null;
   const mapped = typeof fe?.code === 'string' ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped !== undefined) {
-    return { status: STATUS_BY_CODE[mapped], body: { error: { code: mapped, message: fe!.message ?? mapped } }, retryable: false };
+    const message = mapped === ErrorCodes.UNSUPPORTED_MEDIA_TYPE ? UNSUPPORTED_MEDIA_TYPE_MESSAGE : (fe!.message ?? mapped);
+    return { status: STATUS_BY_CODE[mapped] ?? 400, body: { error: { code: mapped, message } }, retryable: false };
   }
   // Other client errors fastify raises (bad URL encoding, aborted body...) keep their own status.
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;

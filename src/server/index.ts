@@ -1,4 +1,4 @@
-export { createServer, outcomeJson, INGEST_MEDIA_TYPES, type FreshetServer } from './server.js';
+export { createServer, INGEST_MEDIA_TYPES, type FreshetServer } from './server.js';
 export {
   resolveServerOptions,
   RECORD_HEADROOM_BYTES,

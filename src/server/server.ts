@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { BodyFormat } from './body.js';
-import { errorHandler, toHttpError } from './http-errors.js';
-import { Ingestor, type IngestOutcome } from './ingest.js';
+import { errorHandler, toHttpError, UNSUPPORTED_MEDIA_TYPE_MESSAGE } from './http-errors.js';
+import { Ingestor } from './ingest.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 
 /** Media types ingest reads (parameters such as `charset=utf-8` are allowed). */
@@ -45,7 +45,6 @@ export function createServer(options: ServerOptions): FreshetServer {
   const ingestor = new Ingestor(resolved);
   const app = Fastify({
     logger: resolved.logger,
-    disableRequestLogging: !resolved.logger,
     bodyLimit: resolved.limits.maxBodyBytes,
   });
 
@@ -88,7 +87,8 @@ export function createServer(options: ServerOptions): FreshetServer {
     ingest.post<{ Params: { topic: string } }>('/v1/topics/:topic/events', async (request, reply) => {
       const format = formatOf(request);
       const outcome = await ingestor.ingest(request.params.topic, request.body as Buffer, format);
-      return reply.type('application/json; charset=utf-8').send(outcomeJson(outcome));
+      // JSON.stringify measured as fast as hand-written serialisers for the per-event offsets list.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(outcome));
     });
   });
 
@@ -108,7 +108,7 @@ function formatOf(request: FastifyRequest): BodyFormat {
   const header = request.headers['content-type'];
   const body = request.body;
   if (header === undefined || !Buffer.isBuffer(body)) {
-    throw new FreshetError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, `send a body with content-type ${Object.keys(INGEST_MEDIA_TYPES).join(', ')}`);
+    throw new FreshetError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_MEDIA_TYPE_MESSAGE);
   }
   const semicolon = header.indexOf(';');
   const mediaType = (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
@@ -126,23 +126,4 @@ function bearerAuth(token: string) {
       throw new FreshetError(ErrorCodes.UNAUTHORIZED, presented === null ? 'missing bearer token' : 'invalid bearer token');
     }
   };
-}
-
-/**
- * Serialises an outcome by hand: the offsets list has one entry per event, and this is several
- * times faster than JSON.stringify on it. `accepted` comes first so clients can read it cheaply.
- */
-export function outcomeJson(outcome: IngestOutcome): string {
-  let out = `{"accepted":${outcome.accepted},"rejected":[`;
-  const { rejected, offsets } = outcome;
-  for (let i = 0; i < rejected.length; i++) {
-    const r = rejected[i]!;
-    out += `${i === 0 ? '' : ','}{"index":${r.index},"code":"${r.code}","reason":${JSON.stringify(r.reason)}}`;
-  }
-  out += '],"offsets":[';
-  for (let i = 0; i < offsets.length; i++) {
-    const o = offsets[i]!;
-    out += `${i === 0 ? '' : ','}{"index":${o.index},"partition":${o.partition},"offset":${o.offset}}`;
-  }
-  return `${out}]}`;
 }

@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
+import { isRfc3339DateTime } from './event-time.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 /**
@@ -75,6 +76,9 @@ const AJV_OPTIONS = {
 
 function configure(ajv: Ajv): Ajv {
   addFormats(ajv);
+  // Same RFC 3339 grammar as ajv-formats' date-time, parsed on char codes instead of three regexes:
+  // event schemas very often carry a timestamp, so this runs once per event.
+  ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
   return ajv;
 }
 

@@ -9,14 +9,15 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import { ErrorCodes, FreshetError, isFreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
 import type { EventLog, ProducerRecord, RecordHeader } from '../../log/log.js';
-import { type EventOptions, eventFromLine, isRejection, type Rejection, trimLine } from '../events.js';
-import { readLines } from '../lines.js';
+import { systemClock } from '../../core/clock.js';
+import { type EventOptions, eventFromLine, IngestHeaders, ingestStamp, type IngestStamp, isRejection, MAX_REASON_CHARS, type Rejection, trimLine } from '../events.js';
+import { flushWhenIdle, readLines } from '../lines.js';
 import { openLog } from '../open-log.js';
 import { type CommonOptions, type FsyncPolicy, parseFsync, parseNonNegativeInt, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
-import { CliExit, formatBytes, formatCount, printErr, UsageError } from '../output.js';
+import { CliExit, formatBytes, formatCount, plural, printErr, UsageError } from '../output.js';
 import { BatchProducer } from '../producer.js';
 import { elapsedSeconds, ProgressReporter } from '../progress.js';
 import { onShutdown } from '../signals.js';
@@ -38,6 +39,8 @@ const BATCH_BYTES = 1024 * 1024;
 const MAX_IN_FLIGHT = 8;
 /** Malformed lines listed individually before the summary. */
 const MAX_LISTED_ERRORS = 10;
+/** When the input pauses this long, what is batched is appended without waiting for a full batch. */
+const LINGER_MS = 50;
 /** Read chunk size for files. */
 const READ_CHUNK_BYTES = 256 * 1024;
 
@@ -71,7 +74,18 @@ async function produce(topic: string, file: string | undefined, options: Produce
     ...(options.timeField !== undefined && { timeField: options.timeField }),
   };
 
-  const log = await openLog({ dataDir: resolveDataDir(options), ...(options.fsync && { fsync: options.fsync }) });
+  const startedMs = performance.now();
+  const log = await openLog({ dataDir: resolveDataDir(options), ...(options.fsync && { fsync: options.fsync }) }).catch((error: unknown) => {
+    if (isFreshetError(error, ErrorCodes.LOG_LOCKED)) {
+      // Most likely `freshet serve` owns the directory: say how to reach it instead.
+      throw new FreshetError(
+        error.code,
+        `${error.message}; if that is 'freshet serve', send the events to it over HTTP instead (POST /v1/topics/${topic}/events, see docs/ingest.md)`,
+        { ...error.details },
+      );
+    }
+    throw error;
+  });
   try {
     const description = await log.describeTopic(topic);
     if (options.partition !== undefined && options.partition >= description.config.partitions) {
@@ -86,7 +100,7 @@ async function produce(topic: string, file: string | undefined, options: Produce
 
     const input: Readable = file === undefined ? process.stdin : fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
     if (file === undefined && process.stdin.isTTY) printErr('reading NDJSON from stdin (end with Ctrl-D)');
-    await appendAll(log, input, { topic, source, dlqTopic, eventOptions, options });
+    await appendAll(log, input, { topic, source, dlqTopic, eventOptions, options, startedMs });
   } finally {
     await log.close();
   }
@@ -110,13 +124,13 @@ interface LineError {
   readonly rejection: Rejection;
 }
 
-function rejectionOf(bytes: Buffer, tooLongBytes: number | undefined, eventOptions: EventOptions): Rejection | ProducerRecord | null {
+function lineOutcome(bytes: Buffer, tooLongBytes: number | undefined, eventOptions: EventOptions, stamp: IngestStamp): Rejection | ProducerRecord | null {
   if (tooLongBytes !== undefined) {
     return { code: ErrorCodes.RECORD_TOO_LARGE, message: `line of ${tooLongBytes} bytes exceeds the ${Limits.maxRecordBytes}-byte record limit` };
   }
   const line = trimLine(bytes);
   if (line.length === 0) return null;
-  return eventFromLine(line, eventOptions);
+  return eventFromLine(line, eventOptions, stamp);
 }
 
 /** First pass over a regular file: throws (having appended nothing) when any line is malformed. */
@@ -124,10 +138,11 @@ async function checkWholeFile(file: string, eventOptions: EventOptions): Promise
   const errors: LineError[] = [];
   let count = 0;
   let lines = 0;
+  const stamp = ingestStamp(systemClock.nowMs());
   for await (const group of readLines(fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), Limits.maxRecordBytes)) {
     for (const line of group) {
       lines = line.lineNo;
-      const outcome = rejectionOf(line.bytes, line.tooLongBytes, eventOptions);
+      const outcome = lineOutcome(line.bytes, line.tooLongBytes, eventOptions, stamp);
       if (outcome !== null && isRejection(outcome)) {
         count++;
         if (errors.length < MAX_LISTED_ERRORS) errors.push({ lineNo: line.lineNo, rejection: outcome });
@@ -152,11 +167,12 @@ interface AppendContext {
   readonly dlqTopic: string | undefined;
   readonly eventOptions: EventOptions;
   readonly options: ProduceOptions;
+  /** `performance.now()` when the command started (the summary's time includes the check pass). */
+  readonly startedMs: number;
 }
 
 async function appendAll(log: EventLog, input: Readable, ctx: AppendContext): Promise<void> {
   const { topic, source, dlqTopic, eventOptions, options } = ctx;
-  const startedMs = performance.now();
   const producer = new BatchProducer(log, {
     topic,
     ...(options.partition !== undefined && { partition: options.partition }),
@@ -172,14 +188,23 @@ async function appendAll(log: EventLog, input: Readable, ctx: AppendContext): Pr
     interrupted = signal;
     input.destroy();
   });
-  let lines = 0;
+  let lastLine = 0;
   let malformed = 0;
+  let summaryPrinted = false;
   try {
     try {
-      for await (const group of readLines(input, Limits.maxRecordBytes)) {
+      const onIdle = async (): Promise<void> => {
+        await producer.sendPending();
+        await dlq?.sendPending();
+      };
+      for await (const group of flushWhenIdle(readLines(input, Limits.maxRecordBytes), LINGER_MS, onIdle)) {
+        // After a signal, even lines already read are left out: the last one may be cut short.
+        if (interrupted) break;
+        const nowMs = systemClock.nowMs();
+        const stamp = ingestStamp(nowMs);
         for (const line of group) {
-          lines = line.lineNo;
-          const outcome = rejectionOf(line.bytes, line.tooLongBytes, eventOptions);
+          lastLine = line.lineNo;
+          const outcome = lineOutcome(line.bytes, line.tooLongBytes, eventOptions, stamp);
           if (outcome === null) continue;
           if (!isRejection(outcome)) {
             await producer.add(outcome, line.lineNo);
@@ -187,19 +212,19 @@ async function appendAll(log: EventLog, input: Readable, ctx: AppendContext): Pr
           }
           malformed++;
           if (dlq) {
-            await dlq.add(deadLetter(trimLine(line.bytes), outcome, topic, source, line.lineNo), line.lineNo);
+            await dlq.add(deadLetter(trimLine(line.bytes), outcome, { topic, source, lineNo: line.lineNo, nowMs }), line.lineNo);
             continue;
           }
           // Stop: append every line before this one, nothing after.
           await producer.flush();
-          printSummary(ctx, producer.stats.ackedRecords, producer.stats.ackedBytes, startedMs, progress);
+          printSummary(ctx, producer.stats.ackedRecords, producer.stats.ackedBytes, progress);
+          summaryPrinted = true;
           throw new FreshetError(
             outcome.code,
-            `${source === '-' ? 'stdin' : source}:${line.lineNo}: ${outcome.message}; lines 1-${line.lineNo - 1} were appended, nothing after (fix the line and resume from it, or use --dlq)`,
+            `${source === '-' ? 'stdin' : source}:${line.lineNo}: ${outcome.message}; ${appendedBefore(line.lineNo)} (fix the line and resume from it, or use --dlq)`,
             { line: line.lineNo, appendedRecords: producer.stats.ackedRecords },
           );
         }
-        if (interrupted) break;
       }
     } catch (error) {
       if (!interrupted || error instanceof FreshetError) throw error;
@@ -211,9 +236,13 @@ async function appendAll(log: EventLog, input: Readable, ctx: AppendContext): Pr
     await producer.drain();
     if (dlq) await dlq.drain();
     progress?.stop();
-    if (!(error instanceof FreshetError) || error.details?.appendedRecords === undefined) {
+    if (!summaryPrinted) {
       const s = producer.stats;
-      printErr(`appended ${formatCount(s.ackedRecords)} records (input lines 1-${s.ackedThroughLine}) before the error; later lines may or may not be in the log`);
+      printErr(
+        s.ackedRecords === 0
+          ? 'nothing was acknowledged before the error; later lines may or may not be in the log'
+          : `appended ${plural(s.ackedRecords, 'record')} (input lines 1-${s.ackedThroughLine}) before the error; later lines may or may not be in the log`,
+      );
     }
     throw error;
   } finally {
@@ -221,37 +250,47 @@ async function appendAll(log: EventLog, input: Readable, ctx: AppendContext): Pr
     progress?.stop();
   }
 
-  printSummary(ctx, producer.stats.ackedRecords, producer.stats.ackedBytes, startedMs, progress);
-  if (malformed > 0 && dlqTopic !== undefined) printErr(`${formatCount(malformed)} malformed lines went to dead-letter topic '${dlqTopic}'`);
+  printSummary(ctx, producer.stats.ackedRecords, producer.stats.ackedBytes, progress);
+  if (malformed > 0 && dlqTopic !== undefined) printErr(`${plural(malformed, 'malformed line')} went to dead-letter topic '${dlqTopic}'`);
   if (interrupted) {
-    printErr(`interrupted by ${interrupted} after input line ${lines}: every line read so far was appended`);
+    printErr(`interrupted by ${interrupted}: input lines 1-${lastLine} were appended, the rest of the input was not read`);
     throw new CliExit(interrupted === 'SIGINT' ? 130 : 143);
   }
 }
 
-function printSummary(ctx: AppendContext, records: number, bytes: number, startedMs: number, progress: ProgressReporter | undefined): void {
-  progress?.stop();
-  if (ctx.options.quiet) return;
-  const seconds = elapsedSeconds(startedMs);
-  const rate = records / Math.max(seconds, 1e-3);
-  printErr(`produced ${formatCount(records)} records (${formatBytes(bytes)}) to '${ctx.topic}' in ${seconds.toFixed(2)} s (${formatCount(rate)} records/s)`);
+function appendedBefore(lineNo: number): string {
+  if (lineNo === 1) return 'nothing was appended';
+  if (lineNo === 2) return 'line 1 was appended, nothing after it';
+  return `lines 1-${lineNo - 1} were appended, nothing after them`;
 }
 
-const encoder = new TextEncoder();
+function printSummary(ctx: AppendContext, records: number, bytes: number, progress: ProgressReporter | undefined): void {
+  progress?.stop();
+  if (ctx.options.quiet) return;
+  const seconds = elapsedSeconds(ctx.startedMs);
+  const rate = records / Math.max(seconds, 1e-3);
+  printErr(`produced ${plural(records, 'record')} (${formatBytes(bytes)}) to '${ctx.topic}' in ${seconds.toFixed(2)} s (${formatCount(rate)} records/s)`);
+}
+
+/** Headers of a dead letter beyond ingest's own: the input file (`-` for stdin) and 1-based line. */
+export const ProduceDlqHeaders = { FILE: 'freshet.dlq.file', LINE: 'freshet.dlq.line' } as const;
 
 /**
- * A dead-letter record: the line's original bytes, with why it was refused and where it came from. A
- * line too large for the log keeps only the headers (its bytes were never held in memory).
+ * A dead-letter record, shaped as ingest's (same `freshet.dlq.*` headers, stage `produce`): the
+ * line's original bytes, why it was refused and where it came from. A line too large for the log
+ * keeps only the headers (its bytes were never held in memory).
  */
-function deadLetter(value: Buffer, rejection: Rejection, topic: string, source: string, lineNo: number): ProducerRecord {
+function deadLetter(value: Buffer, rejection: Rejection, at: { topic: string; source: string; lineNo: number; nowMs: number }): ProducerRecord {
   const headers: RecordHeader[] = [
-    { key: 'freshet.error.code', value: encoder.encode(rejection.code) },
-    { key: 'freshet.error.reason', value: encoder.encode(rejection.message.slice(0, 512)) },
-    { key: 'freshet.source.topic', value: encoder.encode(topic) },
-    { key: 'freshet.source.file', value: encoder.encode(source) },
-    { key: 'freshet.source.line', value: encoder.encode(String(lineNo)) },
+    { key: IngestHeaders.DLQ_REASON, value: Buffer.from(rejection.message.slice(0, MAX_REASON_CHARS)) },
+    { key: IngestHeaders.DLQ_CODE, value: Buffer.from(rejection.code) },
+    { key: IngestHeaders.DLQ_STAGE, value: Buffer.from('produce') },
+    { key: IngestHeaders.DLQ_TOPIC, value: Buffer.from(at.topic) },
+    { key: ProduceDlqHeaders.FILE, value: Buffer.from(at.source) },
+    { key: ProduceDlqHeaders.LINE, value: Buffer.from(String(at.lineNo)) },
+    { key: IngestHeaders.INGEST_MS, value: Buffer.from(String(at.nowMs)) },
   ];
   let headerBytes = 0;
   for (const h of headers) headerBytes += Buffer.byteLength(h.key) + h.value.length;
-  return { value: value.length + headerBytes <= Limits.maxRecordBytes ? value : new Uint8Array(0), headers };
+  return { key: null, value: value.length + headerBytes <= Limits.maxRecordBytes ? value : new Uint8Array(0), timestampMs: at.nowMs, headers };
 }

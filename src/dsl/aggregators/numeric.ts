@@ -1,0 +1,425 @@
+/**
+ * The exact numeric aggregators: count, sum, min, max, avg. Their accumulators are plain numbers or
+ * small mutable objects made once in `create()`; `add` allocates nothing.
+ *
+ * Null and undefined values (from the extractor) are skipped, as SQL's aggregates skip NULL; `count()`
+ * without an extractor counts every input.
+ */
+import { type Aggregator } from './aggregator.js';
+import { ByteReader, ByteWriter, invalidState } from './codec.js';
+
+/** A value an extractor of a numeric aggregator may return: null/undefined are skipped. */
+export type NumericValue = number | null | undefined;
+
+// ---------------------------------------------------------------------------------------------------
+// Exact summation (Shewchuk's algorithm, as Python's math.fsum)
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Accumulator of `sum()` (and the sum inside `avg()`): an exact running sum.
+ *
+ * The finite inputs' exact total is `big·2^1023 + partials[0] + ... + partials[n-1]`: `partials` are
+ * doubles below 2^1023 in magnitude kept by Shewchuk's algorithm (as Python's math.fsum), usually one
+ * or two, at most ~40 whatever the input; `big` carries whole multiples of 2^1023 so that no step can
+ * overflow, which keeps the sum exact (and order-independent) even when an intermediate total leaves
+ * the double range. Non-finite inputs (±Infinity, NaN) add into `special` with IEEE semantics instead.
+ */
+export interface SumAcc {
+  partials: number[];
+  n: number;
+  big: number;
+  special: number;
+}
+
+/** 2^1023: partials stay below it, so the sum of two never overflows. */
+const BIG = 2 ** 1023;
+/** The most partials an exact sum can need (2098 exponent bits / 53 per double, rounded up with room). */
+const MAX_PARTIALS = 64;
+
+export function createExactSum(): SumAcc {
+  return { partials: [0], n: 0, big: 0, special: 0 };
+}
+
+/** Adds `x` exactly into `acc` (no allocation unless the partials array grows, which is bounded). */
+export function exactSumAdd(acc: SumAcc, x: number): void {
+  if (!(Math.abs(x) < BIG)) {
+    if (x - x !== 0) {
+      // ±Infinity or NaN.
+      acc.special += x;
+      return;
+    }
+    // |x| in [2^1023, 2^1024): x ∓ 2^1023 is exact (Sterbenz).
+    const sign = x > 0 ? 1 : -1;
+    x -= sign * BIG;
+    acc.big += sign;
+  }
+  const p = acc.partials;
+  const n = acc.n;
+  let i = 0;
+  for (let j = 0; j < n; j++) {
+    let y = p[j]!;
+    if (Math.abs(x) < Math.abs(y)) {
+      const t = x;
+      x = y;
+      y = t;
+    }
+    // Two-sum: hi + lo == x + y exactly; |x|, |y| < 2^1023 so hi is finite.
+    let hi = x + y;
+    const lo = y - (hi - x);
+    if (lo !== 0) p[i++] = lo;
+    if (!(Math.abs(hi) < BIG)) {
+      const sign = hi > 0 ? 1 : -1;
+      hi -= sign * BIG;
+      acc.big += sign;
+    }
+    x = hi;
+  }
+  p[i] = x;
+  acc.n = i + 1;
+}
+
+/** Adds `b` into `a` (exact, so the order of merges does not change the result). */
+export function exactSumMerge(a: SumAcc, b: SumAcc): void {
+  if (a === b) b = { partials: b.partials.slice(0, b.n), n: b.n, big: b.big, special: b.special };
+  for (let j = 0; j < b.n; j++) exactSumAdd(a, b.partials[j]!);
+  a.big += b.big;
+  a.special += b.special;
+}
+
+const scratch = createExactSum();
+
+/** The exact total correctly rounded to the nearest double (ties to even); zero is always +0. */
+export function exactSumResult(acc: SumAcc): number {
+  if (acc.special !== 0) return acc.special;
+  const big = acc.big;
+  // Beyond 3·2^1023 + (partials < 2^1023·(1+ε)) the total is past the largest double.
+  if (big >= 4) return Infinity;
+  if (big <= -4) return -Infinity;
+  // Re-run the partials through the algorithm into scratch: an overflow carry can leave them out of
+  // order, and the final rounding needs them non-overlapping and increasing.
+  scratch.n = 0;
+  scratch.big = 0;
+  for (let j = 0; j < acc.n; j++) exactSumAdd(scratch, acc.partials[j]!);
+  const carried = scratch.big + big;
+  if (carried !== 0) {
+    // Fold the multiples of 2^1023 back in; if the total is outside the double range this overflows.
+    const p = scratch.partials;
+    const unit = carried > 0 ? BIG : -BIG;
+    for (let k = Math.abs(carried); k > 0; k--) {
+      let x = unit;
+      let i = 0;
+      for (let j = 0; j < scratch.n; j++) {
+        let y = p[j]!;
+        if (Math.abs(x) < Math.abs(y)) {
+          const t = x;
+          x = y;
+          y = t;
+        }
+        const hi = x + y;
+        if (hi - hi !== 0) return hi;
+        const lo = y - (hi - x);
+        if (lo !== 0) p[i++] = lo;
+        x = hi;
+      }
+      p[i] = x;
+      scratch.n = i + 1;
+    }
+  }
+  return roundPartials(scratch.partials, scratch.n);
+}
+
+/** Correctly rounded sum of non-overlapping partials in increasing magnitude (fsum's last step). */
+function roundPartials(p: readonly number[], n: number): number {
+  if (n === 0) return 0;
+  let hi = p[--n]!;
+  let lo = 0;
+  while (n > 0) {
+    const x = hi;
+    const y = p[--n]!;
+    hi = x + y;
+    const yr = hi - x;
+    lo = y - yr;
+    if (lo !== 0) break;
+  }
+  // Round half-even correctly when the remaining partials push the discarded half one way.
+  if (n > 0 && ((lo < 0 && p[n - 1]! < 0) || (lo > 0 && p[n - 1]! > 0))) {
+    const y = lo * 2;
+    const x = hi + y;
+    const yr = x - hi;
+    if (y === yr) hi = x;
+  }
+  return hi === 0 ? 0 : hi;
+}
+
+/** sumBody := n:varuint partial:f64[n] big:varint hasSpecial:u8 (special:f64 if hasSpecial = 1) */
+function writeSumBody(w: ByteWriter, acc: SumAcc): void {
+  w.varuint(acc.n);
+  for (let i = 0; i < acc.n; i++) w.f64(acc.partials[i]!);
+  w.varint(acc.big);
+  if (acc.special === 0) w.u8(0);
+  else w.u8(1).f64(acc.special);
+}
+
+function readSumBody(r: ByteReader): SumAcc {
+  const n = r.varuint();
+  if (n > MAX_PARTIALS) throw r.fail(`${n} partial sums (at most ${MAX_PARTIALS})`);
+  const acc = createExactSum();
+  for (let i = 0; i < n; i++) {
+    const v = r.f64();
+    if (!(Math.abs(v) < BIG)) throw r.fail('partial sum out of range');
+    // Every partial but the last is a non-zero rounding error; the last (the running total) may be 0.
+    if (v === 0 && i < n - 1) throw r.fail('zero partial sum below the top');
+    acc.partials[i] = v;
+  }
+  acc.n = n;
+  acc.big = r.varint();
+  const flag = r.u8();
+  if (flag === 1) {
+    const s = r.f64();
+    if (Number.isFinite(s)) throw r.fail('special sum must be ±Infinity or NaN');
+    acc.special = s;
+  } else if (flag !== 0) throw r.fail(`bad special flag ${flag}`);
+  return acc;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// count
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Counts inputs. With an extractor, counts the inputs whose extracted value is not null/undefined (as
+ * SQL's `COUNT(column)`). Accumulator: a plain number. Exact up to 2^53.
+ *
+ * State: `01 01 count:varuint`.
+ *
+ * @example
+ * ```ts
+ * const orders = count();                                  // every input
+ * const withCoupon = count((o: Order) => o.couponCode);    // inputs with a coupon
+ * ```
+ */
+export function count<In = unknown>(extract?: (input: In) => unknown): Aggregator<In, number, number> {
+  const add =
+    extract === undefined
+      ? (acc: number) => acc + 1
+      : (acc: number, input: In) => (extract(input) == null ? acc : acc + 1);
+  return {
+    kind: 'count',
+    create: () => 0,
+    add,
+    merge: (a, b) => a + b,
+    result: (acc) => acc,
+    encode: (acc) => new ByteWriter(12).header('count').varuint(acc).finish(),
+    decode(bytes) {
+      const r = new ByteReader(bytes, 'count').header('count');
+      const n = r.varuint();
+      r.end();
+      return n;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sum
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Sums numbers exactly: the result is the exact sum of the inputs correctly rounded to a double, so it
+ * does not depend on input order, chunking or merge order (integer sums are exact whenever the result
+ * is below 2^53 in magnitude). Costs one to a few float operations per add instead of one. Null and
+ * undefined are skipped; ±Infinity and NaN follow IEEE arithmetic; an empty sum is 0.
+ *
+ * Accumulator: {@link SumAcc}. State: `01 02 sumBody` (see the grammar in numeric.ts).
+ *
+ * @example
+ * ```ts
+ * const revenue = sum((o: Order) => o.amount);
+ * ```
+ */
+export function sum(): Aggregator<NumericValue, SumAcc, number>;
+export function sum<In>(extract: (input: In) => NumericValue): Aggregator<In, SumAcc, number>;
+export function sum<In>(extract?: (input: In) => NumericValue): Aggregator<In, SumAcc, number> {
+  const add =
+    extract === undefined
+      ? (acc: SumAcc, input: In) => {
+          const v = input as NumericValue;
+          if (v != null) exactSumAdd(acc, v);
+          return acc;
+        }
+      : (acc: SumAcc, input: In) => {
+          const v = extract(input);
+          if (v != null) exactSumAdd(acc, v);
+          return acc;
+        };
+  return {
+    kind: 'sum',
+    create: createExactSum,
+    add,
+    merge(a, b) {
+      exactSumMerge(a, b);
+      return a;
+    },
+    result: exactSumResult,
+    encode(acc) {
+      const w = new ByteWriter(16 + acc.n * 8).header('sum');
+      writeSumBody(w, acc);
+      return w.finish();
+    },
+    decode(bytes) {
+      const r = new ByteReader(bytes, 'sum').header('sum');
+      const acc = readSumBody(r);
+      r.end();
+      return acc;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// min / max
+// ---------------------------------------------------------------------------------------------------
+
+/** Accumulator of `min()` / `max()`. `value` is meaningful only when `has`. */
+export interface ExtremumAcc {
+  has: boolean;
+  value: number;
+}
+
+function extremum<In>(kind: 'min' | 'max', extract: ((input: In) => NumericValue) | undefined): Aggregator<In, ExtremumAcc, number | null> {
+  // NaN wins (as Math.min/Math.max); -0 is normalised to 0 (x + 0) so ties cannot depend on order.
+  const better =
+    kind === 'min'
+      ? (acc: ExtremumAcc, v: number) => !acc.has || v < acc.value || v !== v
+      : (acc: ExtremumAcc, v: number) => !acc.has || v > acc.value || v !== v;
+  const fold = (acc: ExtremumAcc, v: number): ExtremumAcc => {
+    if (acc.value === acc.value || !acc.has) {
+      if (better(acc, v)) acc.value = v + 0;
+    }
+    acc.has = true;
+    return acc;
+  };
+  const add =
+    extract === undefined
+      ? (acc: ExtremumAcc, input: In) => {
+          const v = input as NumericValue;
+          return v == null ? acc : fold(acc, v);
+        }
+      : (acc: ExtremumAcc, input: In) => {
+          const v = extract(input);
+          return v == null ? acc : fold(acc, v);
+        };
+  return {
+    kind,
+    create: () => ({ has: false, value: 0 }),
+    add,
+    merge: (a, b) => (b.has ? fold(a, b.value) : a),
+    result: (acc) => (acc.has ? acc.value : null),
+    encode: (acc) => (acc.has ? new ByteWriter(11).header(kind).u8(1).f64(acc.value).finish() : new ByteWriter(3).header(kind).u8(0).finish()),
+    decode(bytes) {
+      const r = new ByteReader(bytes, kind).header(kind);
+      const has = r.u8();
+      if (has > 1) throw r.fail(`bad presence flag ${has}`);
+      const acc: ExtremumAcc = { has: has === 1, value: has === 1 ? r.f64() : 0 };
+      if (acc.has && Object.is(acc.value, -0)) throw r.fail('-0 is stored as 0');
+      r.end();
+      return acc;
+    },
+  };
+}
+
+/**
+ * The smallest value, or null when there was none. NaN, if present, is the result (as `Math.min`);
+ * -0 is reported as 0. Accumulator: {@link ExtremumAcc}. State: `01 03 has:u8 (value:f64 if has)`.
+ *
+ * @example
+ * ```ts
+ * const cheapest = min((o: Order) => o.amount);
+ * ```
+ */
+export function min(): Aggregator<NumericValue, ExtremumAcc, number | null>;
+export function min<In>(extract: (input: In) => NumericValue): Aggregator<In, ExtremumAcc, number | null>;
+export function min<In>(extract?: (input: In) => NumericValue): Aggregator<In, ExtremumAcc, number | null> {
+  return extremum('min', extract);
+}
+
+/**
+ * The largest value, or null when there was none. NaN, if present, is the result (as `Math.max`);
+ * -0 is reported as 0. Accumulator: {@link ExtremumAcc}. State: `01 04 has:u8 (value:f64 if has)`.
+ *
+ * @example
+ * ```ts
+ * const largest = max((o: Order) => o.amount);
+ * ```
+ */
+export function max(): Aggregator<NumericValue, ExtremumAcc, number | null>;
+export function max<In>(extract: (input: In) => NumericValue): Aggregator<In, ExtremumAcc, number | null>;
+export function max<In>(extract?: (input: In) => NumericValue): Aggregator<In, ExtremumAcc, number | null> {
+  return extremum('max', extract);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// avg
+// ---------------------------------------------------------------------------------------------------
+
+/** Accumulator of `avg()`: an exact sum and a count of the non-null values. */
+export interface AvgAcc {
+  sum: SumAcc;
+  count: number;
+}
+
+/**
+ * The arithmetic mean of the non-null values, or null when there were none. The sum is exact (see
+ * {@link sum}), so the mean is the correctly rounded sum divided by the count: one rounding more.
+ *
+ * Accumulator: {@link AvgAcc}. State: `01 05 count:varuint sumBody`.
+ *
+ * @example
+ * ```ts
+ * const basket = avg((o: Order) => o.amount);
+ * ```
+ */
+export function avg(): Aggregator<NumericValue, AvgAcc, number | null>;
+export function avg<In>(extract: (input: In) => NumericValue): Aggregator<In, AvgAcc, number | null>;
+export function avg<In>(extract?: (input: In) => NumericValue): Aggregator<In, AvgAcc, number | null> {
+  const add =
+    extract === undefined
+      ? (acc: AvgAcc, input: In) => {
+          const v = input as NumericValue;
+          if (v != null) {
+            exactSumAdd(acc.sum, v);
+            acc.count++;
+          }
+          return acc;
+        }
+      : (acc: AvgAcc, input: In) => {
+          const v = extract(input);
+          if (v != null) {
+            exactSumAdd(acc.sum, v);
+            acc.count++;
+          }
+          return acc;
+        };
+  return {
+    kind: 'avg',
+    create: () => ({ sum: createExactSum(), count: 0 }),
+    add,
+    merge(a, b) {
+      exactSumMerge(a.sum, b.sum);
+      a.count += b.count;
+      return a;
+    },
+    result: (acc) => (acc.count === 0 ? null : exactSumResult(acc.sum) / acc.count),
+    encode(acc) {
+      const w = new ByteWriter(24 + acc.sum.n * 8).header('avg').varuint(acc.count);
+      writeSumBody(w, acc.sum);
+      return w.finish();
+    },
+    decode(bytes) {
+      const r = new ByteReader(bytes, 'avg').header('avg');
+      const n = r.varuint();
+      const s = readSumBody(r);
+      r.end();
+      if (n === 0 && (s.n > 0 || s.special !== 0)) throw invalidState('avg', 'a sum without values');
+      return { sum: s, count: n };
+    },
+  };
+}
