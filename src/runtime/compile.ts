@@ -7,6 +7,7 @@ import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOpera
 import { SourceOperator } from './operators/source-operator.js';
 import { TopicSinkOperator } from './operators/topic-sink-operator.js';
 import { SessionWindowOperator } from './operators/session-window-operator.js';
+import { SlidingWindowOperator } from './operators/sliding-window-operator.js';
 import { AlignedWindowOperator, type WindowOperatorBase } from './operators/window-operator.js';
 
 /** The operator graph of one task: what the runner drives. */
@@ -94,7 +95,7 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
         } else if (window.type === 'session') {
           op = new SessionWindowOperator(node.name, window.gapMs, node.aggregator, node.emit, node.allowedLatenessMs);
         } else {
-          throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `window type '${window.type}' is not supported yet`);
+          op = new SlidingWindowOperator(node.name, window.maxDifferenceMs, node.aggregator, node.emit, node.allowedLatenessMs);
         }
         operators.set(node.name, op);
         connect(node.input, op, 0);

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/dsl/pipeline.js';
-import { hopping, session, tumbling } from '../../src/dsl/windows.js';
+import { hopping, session, sliding, tumbling } from '../../src/dsl/windows.js';
 import type { PlanAggregator } from '../../src/plan/plan.js';
 import { TestDriver } from '../../src/testing.js';
 import { referenceSessions } from '../oracle/session-reference.js';
+import { referenceSliding } from '../oracle/sliding-reference.js';
 import { type RefEvent, type RefOptions, type Tick, formatResult, referenceWindows } from '../oracle/window-reference.js';
 
 /** count/sum/min/max over integer values: exact, so engine and reference must agree to the digit. */
@@ -163,6 +164,41 @@ describe('keyed session windows against the brute-force reference', () => {
             expect(table.has(id)).toBe(true);
             table.delete(id);
           } else table.set(id, `${r.windowEndMs},${r.value!.count},${r.value!.sum},${r.value!.min},${r.value!.max}`);
+        }
+        expect(Object.fromEntries([...table].sort())).toEqual(Object.fromEntries([...expected.table].sort()));
+        const sortEvents = (events: readonly RefEvent[]) => [...events].map((e) => `${e.key}@${e.ts}=${e.v}`).sort();
+        expect(sortEvents(driver.collected<RefEvent>('late'))).toEqual(sortEvents(expected.late));
+      }),
+      { numRuns: Number(process.env.FRESHET_ORACLE_RUNS ?? 150) },
+    );
+  });
+});
+
+describe('keyed sliding windows (Kafka Streams SlidingWindows) against the brute-force reference', () => {
+  it('end with the same windows and the same late records', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.constantFrom(1, 100, 500), async (s, maxDifferenceMs) => {
+        const expected = referenceSliding(s.ticks, { maxDifferenceMs, allowedLatenessMs: s.allowedLatenessMs, maxOutOfOrderMs: s.maxOutOfOrderMs, partitions: s.partitions });
+        const definition = pipeline('sliding', (p) => {
+          const results = p
+            .source<RefEvent>('events', { eventTime: 'ts', maxOutOfOrderMs: s.maxOutOfOrderMs, idleTimeoutMs: 3_600_000 })
+            .keyBy((e) => e.key)
+            .window(sliding({ maxDifferenceMs }), { allowedLatenessMs: s.allowedLatenessMs, emit: s.emit })
+            .aggregate(stats);
+          results.collect('results');
+          results.lateRecords().collect('late');
+        });
+        const driver = await TestDriver.create(definition, { topics: { events: { partitions: s.partitions } } });
+        for (const tick of s.ticks) {
+          for (const [partition, events] of tick) await driver.send('events', events, { partition, process: false });
+          await driver.step();
+        }
+        await driver.finish();
+        const table = new Map<string, string>();
+        type R = { key: string; windowStartMs: number; windowEndMs: number; value: { count: number; sum: number; min: number; max: number }; final: boolean };
+        for (const r of driver.collected<R>('results')) {
+          if (s.emit === 'final') expect(r.final).toBe(true);
+          table.set(`${r.key}|${r.windowStartMs}`, `${r.windowEndMs},${r.value.count},${r.value.sum},${r.value.min},${r.value.max}`);
         }
         expect(Object.fromEntries([...table].sort())).toEqual(Object.fromEntries([...expected.table].sort()));
         const sortEvents = (events: readonly RefEvent[]) => [...events].map((e) => `${e.key}@${e.ts}=${e.v}`).sort();
