@@ -1,5 +1,6 @@
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { EmitMode, KeyValue, Plan, PlanAggregator, PlanNode, TopicFormat, WindowSpec } from '../plan/plan.js';
+import { type Aggregator, type AnyAggregator, type OutputOf, aggregate as combine, isAggregator } from './aggregators/index.js';
 
 /** Options every operator takes: its stable name (the key for its state, checkpoints and metrics). */
 export interface OperatorOptions {
@@ -17,9 +18,6 @@ export interface WindowResult<K extends KeyValue, R> {
   /** Session windows only: this window was merged into another; readers should delete it (value is null). */
   readonly retracted?: true;
 }
-
-/** Something the DSL can aggregate with: a mergeable aggregator (see src/dsl/aggregators). */
-export type AggregatorLike<In, Out> = PlanAggregator & { readonly __types?: (input: In) => Out };
 
 /**
  * The mutable graph behind a pipeline's immutable stream values. Streams share it: branching a stream
@@ -250,25 +248,30 @@ export class WindowedStream<K extends KeyValue, T> {
   ) {}
 
   /**
-   * Aggregates each window with a mergeable aggregator (or several, combined into one).
+   * Aggregates each window with a mergeable aggregator, or with several at once (an object of them, whose
+   * result is an object with the same keys).
    *
    * @example
    * ```ts
-   * windowed.aggregate(combine({ orders: count(), revenue: sum((o: Order) => o.amount) }))
+   * windowed.aggregate({ orders: count(), revenue: sum((o: Order) => o.amount) })
+   * windowed.aggregate(approxDistinct((c: Click) => c.userId))
    * ```
    */
-  aggregate<R>(aggregator: AggregatorLike<T, R>, options: OperatorOptions = {}): WindowedResults<K, T, R> {
+  aggregate<R>(aggregator: Aggregator<T, any, R>, options?: OperatorOptions): WindowedResults<K, T, R>;
+  aggregate<S extends Record<string, Aggregator<T, any, any>>>(aggregators: S, options?: OperatorOptions): WindowedResults<K, T, { [P in keyof S]: OutputOf<S[P]> }>;
+  aggregate(spec: AnyAggregator | Record<string, AnyAggregator>, options: OperatorOptions = {}): WindowedResults<K, T, unknown> {
+    const aggregator = isAggregator(spec) ? spec : combine(spec as Record<string, AnyAggregator>);
     const name = options.name ?? this.graph.autoName('window');
     this.graph.add({
       kind: 'windowAggregate',
       name,
       input: this.input,
       window: this.spec,
-      aggregator,
+      aggregator: aggregator as PlanAggregator,
       emit: this.emit,
       allowedLatenessMs: this.allowedLatenessMs,
     });
-    return new WindowedResults<K, T, R>(this.graph, name);
+    return new WindowedResults<K, T, unknown>(this.graph, name);
   }
 }
 
