@@ -35,11 +35,6 @@ export class PartitionCursor {
     return this.index >= this.records.length;
   }
 
-  /** Nothing waits and nothing more will come (only without --follow). */
-  get done(): boolean {
-    return this.empty && this.position >= this.end;
-  }
-
   head(): ConsumedRecord {
     return this.records[this.index]!;
   }

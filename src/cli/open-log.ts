@@ -6,8 +6,7 @@
  * process per directory. Readers (`tail`, `topics list/describe`) open read-only, so they work while a
  * server or a producer is running, and see what it appends.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { ErrorCodes, isFreshetError } from '../core/errors.js';
 import { EmbeddedLog } from '../log/embedded/embedded-log.js';
 import type { EventLog } from '../log/log.js';
 import { MemoryLog } from '../log/memory/memory-log.js';
@@ -23,15 +22,17 @@ export interface OpenLogOptions {
 
 /** Opens the embedded log under `dataDir`. */
 export async function openLog(options: OpenLogOptions): Promise<EventLog> {
-  if (options.readOnly && !fs.existsSync(path.join(options.dataDir, 'topics'))) {
+  try {
+    return await EmbeddedLog.open({
+      dataDir: options.dataDir,
+      ...(options.readOnly !== undefined && { readOnly: options.readOnly }),
+      ...(options.fsync !== undefined && { fsync: options.fsync }),
+      ...(options.fsyncIntervalMs !== undefined && { fsyncIntervalMs: options.fsyncIntervalMs }),
+    });
+  } catch (error) {
     // Nothing was ever written here: read as an empty log (no topics) rather than failing, so
     // `topics list` says "no topics" and `tail x` says FRESHET_UNKNOWN_TOPIC.
-    return new MemoryLog();
+    if (options.readOnly && isFreshetError(error, ErrorCodes.LOG_NOT_FOUND)) return new MemoryLog();
+    throw error;
   }
-  return EmbeddedLog.open({
-    dataDir: options.dataDir,
-    ...(options.readOnly !== undefined && { readOnly: options.readOnly }),
-    ...(options.fsync !== undefined && { fsync: options.fsync }),
-    ...(options.fsyncIntervalMs !== undefined && { fsyncIntervalMs: options.fsyncIntervalMs }),
-  });
 }

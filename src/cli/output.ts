@@ -29,7 +29,7 @@ export class CliExit extends Error {
 }
 
 /** The code printed for errors Freshet did not raise on purpose (a bug or an environment failure). */
-export const UNEXPECTED_ERROR_CODE = 'FRESHET_INTERNAL';
+export const UNEXPECTED_ERROR_CODE = ErrorCodes.INTERNAL;
 
 /** True when stack traces should be printed for unexpected errors. */
 export function debugEnabled(verboseFlag: boolean): boolean {

@@ -48,6 +48,12 @@ export const ErrorCodes = {
   INVALID_EVENT_TIME: 'FRESHET_INVALID_EVENT_TIME',
   /** A configuration file or option is invalid. */
   INVALID_CONFIG: 'FRESHET_INVALID_CONFIG',
+  /** No log exists in the given data directory (read-only opens do not create one). */
+  LOG_NOT_FOUND: 'FRESHET_LOG_NOT_FOUND',
+  /** The data directory could not be opened or created (permissions, not a directory, I/O error). */
+  LOG_OPEN_FAILED: 'FRESHET_LOG_OPEN_FAILED',
+  /** An unexpected error: a bug in Freshet or its environment, reported with its original message. */
+  INTERNAL: 'FRESHET_INTERNAL',
   /** An internal invariant did not hold: a bug in Freshet. */
   ASSERTION_FAILED: 'FRESHET_ASSERTION_FAILED',
 } as const;

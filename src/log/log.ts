@@ -134,7 +134,8 @@ export interface EventLog {
 
   /**
    * Appends records to one partition, in order, as one atomic batch: after a crash either all of them
-   * are there or none. Resolves when the fsync policy is met.
+   * are there or none. Resolves when the fsync policy is met. Concurrent appends to one partition get
+   * their offsets in call order (so a caller may pipeline appends without awaiting each one).
    */
   append(topic: string, partition: number, records: readonly ProducerRecord[]): Promise<AppendResult>;
   /**

@@ -49,7 +49,9 @@ export interface EmbeddedLogOptions {
   readonly maxPendingAppendBytesPerPartition?: number;
   /**
    * Open without taking the directory lock and without writing: for tools (e.g. `freshet tail`) that
-   * read a log another process is writing. Reads pick up what that process appends.
+   * read a log another process is writing. Reads pick up what that process appends, as soon as it is in
+   * the file: under fsync `always` that can be before the writer has acknowledged it (a reader in the
+   * writing process sees only acknowledged records). Throws FRESHET_LOG_NOT_FOUND when there is no log.
    */
   readonly readOnly?: boolean;
   /** Receives recoverable problems (e.g. a torn tail was truncated). Default: stderr. */
@@ -116,13 +118,18 @@ export class EmbeddedLog implements EventLog {
       throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `fsync must be always, interval or never, got '${fsync}'`);
     }
     const log = new EmbeddedLog(options);
-    if (!log.readOnly) {
-      mkdirDurableSync(log.topicsDir);
-      mkdirDurableSync(log.groupsDir);
-      acquireLock(options.dataDir);
-      removeTempFilesSync(log.groupsDir);
-    } else if (!fs.existsSync(log.topicsDir)) {
-      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `no Freshet log in ${options.dataDir}`, { dataDir: options.dataDir });
+    try {
+      if (!log.readOnly) {
+        mkdirDurableSync(log.topicsDir);
+        mkdirDurableSync(log.groupsDir);
+        acquireLock(options.dataDir);
+        removeTempFilesSync(log.groupsDir);
+      } else if (!fs.existsSync(log.topicsDir)) {
+        throw new FreshetError(ErrorCodes.LOG_NOT_FOUND, `no Freshet log in ${options.dataDir}`, { dataDir: options.dataDir });
+      }
+    } catch (error) {
+      if (error instanceof FreshetError) throw error;
+      throw new FreshetError(ErrorCodes.LOG_OPEN_FAILED, `cannot open the log in ${options.dataDir}: ${(error as Error).message}`, { dataDir: options.dataDir }, { cause: error });
     }
     try {
       for (const name of fs.readdirSync(log.topicsDir)) {
