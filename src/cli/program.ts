@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { produceCommand } from './commands/produce.js';
+import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { tailCommand } from './commands/tail.js';
 import { topicsCommand } from './commands/topics.js';
@@ -38,7 +39,7 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error. Errors print as FRESHET_CODE: 
 See docs/cli.md.`,
   );
   // Subcommands built on their own inherit the program's output and exit settings here.
-  for (const command of [topicsCommand(), produceCommand(), tailCommand(), serveCommand()]) {
+  for (const command of [topicsCommand(), produceCommand(), tailCommand(), serveCommand(), runCommand()]) {
     inheritSettings(command, program);
     program.addCommand(command);
   }

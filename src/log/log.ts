@@ -54,10 +54,15 @@ export interface RecordBatchView {
   recordAt(index: number): ConsumedRecord;
 }
 
+/**
+ * Bounds of one read. When records are available a read returns between 1 and `maxRecords` of them
+ * (at least one even if it alone exceeds `maxBytes`); how bytes are counted toward `maxBytes` is the
+ * implementation's (the embedded log counts stored batch bytes), so treat it as approximate.
+ */
 export interface ReadOptions {
-  /** Stop after this many records (default `Limits.defaultReadMaxRecords`). */
+  /** At most this many records (default `Limits.defaultReadMaxRecords`). */
   readonly maxRecords?: number;
-  /** Stop after roughly this many bytes; at least one batch is always returned if any is available. */
+  /** Stop after roughly this many bytes. */
   readonly maxBytes?: number;
 }
 
@@ -125,7 +130,7 @@ export interface TopicPartitionOffset {
  */
 export interface EventLog {
   createTopic(name: string, config: TopicConfig): Promise<void>;
-  /** Creates the topic unless it exists (then returns its description unchanged). */
+  /** Creates the topic unless it exists; an existing topic keeps its configuration, whatever `config` says. */
   ensureTopic(name: string, config: TopicConfig): Promise<TopicDescription>;
   deleteTopic(name: string): Promise<void>;
   listTopics(): Promise<readonly string[]>;
@@ -141,10 +146,15 @@ export interface EventLog {
   /**
    * Appends records, choosing each one's partition from its key with Kafka's murmur2 partitioner
    * (records without a key go round-robin). Resolves with one result per record, in input order.
+   * Invalid input is refused before anything is written; otherwise it is atomic per append (per
+   * partition and per batch-size chunk), not across partitions, as with a Kafka producer.
    */
   produce(topic: string, records: readonly ProducerRecord[]): Promise<readonly TopicPartitionOffset[]>;
 
-  /** Reads from `offset` (inclusive). An offset equal to the high watermark returns no batches. */
+  /**
+   * Reads from `offset` (inclusive). An offset equal to the high watermark returns no batches. The
+   * returned keys, values and headers are views of the log's data: read them, do not modify them.
+   */
   read(topic: string, partition: number, offset: number, options?: ReadOptions): Promise<ReadResult>;
   /** Oldest readable offset (moves up when retention deletes segments). */
   earliestOffset(topic: string, partition: number): Promise<number>;

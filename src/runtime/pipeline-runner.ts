@@ -130,12 +130,14 @@ export class PipelineRunner {
     }
   }
 
-  /** Runs until `stop()`, polling every `pollIntervalMs` when caught up. */
+  /** Runs until `stop()`, polling every `pollIntervalMs` when caught up; flushes and commits on the way out. */
   async run(pollIntervalMs = 50): Promise<void> {
     while (!this.stopped) {
       const read = await this.step();
       if (read === 0 && !this.stopped) await new Promise((r) => setTimeout(r, pollIntervalMs));
     }
+    await this.flush();
+    await this.commit();
   }
 
   /** Bounded runs: reads everything, then closes every window (the watermark jumps to the end). */
@@ -146,11 +148,9 @@ export class PipelineRunner {
     await this.commit();
   }
 
-  /** Stops `run()` after its current round, flushes, and commits offsets. */
-  async stop(): Promise<void> {
+  /** Asks `run()` to return after its current round. */
+  stop(): void {
     this.stopped = true;
-    await this.flush();
-    await this.commit();
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {

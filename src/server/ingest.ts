@@ -22,7 +22,14 @@ export const IngestHeaders = {
   DLQ_INDEX: 'freshet.dlq.index',
 } as const;
 
-/** The dead-letter topic of `topic`. */
+/**
+ * The dead-letter topic of `topic`.
+ *
+ * @example
+ * ```ts
+ * dlqTopicName('orders') // 'orders.dlq'
+ * ```
+ */
 export function dlqTopicName(topic: string): string {
   return `${topic}.dlq`;
 }
@@ -74,6 +81,12 @@ const NO_VALIDATION: ResolvedTopicOptions = { partitions: 1, validator: null, ev
  * Ordering inside a request: events keep their order within each partition. Across partitions, if
  * one append fails (e.g. FRESHET_LOG_BUSY) others may already be stored: ingest is at-least-once,
  * and a retried request may duplicate events of the partitions that succeeded.
+ *
+ * @example
+ * ```ts
+ * const ingestor = new Ingestor(resolveServerOptions({ log, topics: { orders: { partitions: 2 } } }));
+ * const outcome = await ingestor.ingest('orders', Buffer.from('{"id":1}\n'), 'ndjson');
+ * ```
  */
 export class Ingestor {
   private readonly topics = new Map<string, TopicState>();

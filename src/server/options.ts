@@ -227,7 +227,14 @@ function resolveLimits(limits: IngestLimits | undefined): Required<IngestLimits>
 
 /**
  * Checks `options` (shape, then cross-field rules) and compiles every schema once. Throws
- * FRESHET_INVALID_CONFIG listing all problems.
+ * FRESHET_INVALID_CONFIG listing all problems. `createServer` calls it; call it yourself to check
+ * options without starting anything.
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveServerOptions({ log, topics: { orders: { partitions: 4 } } });
+ * resolved.limits.maxEventsPerRequest // 10_000
+ * ```
  */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const parsed = optionsSchema.safeParse(options);

@@ -35,7 +35,14 @@ export declare namespace StandardSchemaV1 {
   }
 }
 
-/** True when `value` looks like a Standard Schema (has a `~standard.validate` function). */
+/**
+ * True when `value` looks like a Standard Schema (has a `~standard.validate` function).
+ *
+ * @example
+ * ```ts
+ * isStandardSchema(z.object({})) // true (zod 4)
+ * ```
+ */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   if (typeof value !== 'object' && typeof value !== 'function') return false;
   if (value === null) return false;

@@ -25,6 +25,12 @@ const addFormats: AddFormats =
  * a schema whose `$schema` names 2020-12 is compiled by Ajv2020. Formats (`date-time`, `email`...)
  * come from ajv-formats. Unknown keywords are a configuration error (ajv's strictSchema), so a typo
  * in a schema fails at startup instead of silently validating nothing.
+ *
+ * @example
+ * ```ts
+ * const check = new JsonSchemaCompiler().compile({ type: 'object', required: ['id'] }, 'topics.orders.jsonSchema');
+ * check({}) // "event must have required property 'id'"
+ * ```
  */
 export class JsonSchemaCompiler {
   private draft07: Ajv | undefined;
@@ -49,7 +55,7 @@ export class JsonSchemaCompiler {
     const ajv = this.ajvFor(schema);
     return (event) => {
       if (validate(event)) return null;
-      return truncateReason(ajv.errorsText(validate.errors, { dataVar: 'event' }));
+      return truncateReason(ajvReason(ajv, validate.errors));
     };
   }
 
@@ -62,6 +68,14 @@ export class JsonSchemaCompiler {
     this.draft07 ??= configure(new Ajv(AJV_OPTIONS));
     return this.draft07;
   }
+}
+
+/** ajv's text, naming the offending property where ajv keeps it in params (additionalProperties). */
+function ajvReason(ajv: Ajv, errors: ValidateFunction['errors']): string {
+  let text = ajv.errorsText(errors, { dataVar: 'event' });
+  const extra = errors?.[0]?.params as { additionalProperty?: unknown } | undefined;
+  if (extra && typeof extra.additionalProperty === 'string') text += `: '${extra.additionalProperty}'`;
+  return text;
 }
 
 const AJV_OPTIONS = {

@@ -3,12 +3,16 @@ import { type AnyAggregator, type Aggregator, type OutputOf, isAggregator } from
 import { ByteReader, ByteWriter } from './codec.js';
 import { AggregatorLimits } from './limits.js';
 
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
-
-/** The input type of a composite: every part's input at once (the intersection). */
-export type CompositeInput<S extends Record<string, AnyAggregator>> = [keyof S] extends [never]
-  ? unknown
-  : UnionToIntersection<{ [K in keyof S]: S[K] extends Aggregator<infer I, infer _A, infer _O> ? I : never }[keyof S]>;
+/**
+ * The input type of a composite: every part's input at once (the intersection; `unknown` parts such as
+ * `count()` add nothing). Inferred from the parts' inputs in a contravariant position, which makes
+ * TypeScript intersect them rather than unite them (a union with `unknown` would swallow the rest).
+ */
+export type CompositeInput<S extends Record<string, AnyAggregator>> = {
+  [K in keyof S]: (input: S[K] extends Aggregator<infer I, infer _A, infer _O> ? I : never) => void;
+}[keyof S] extends (input: infer I) => void
+  ? I
+  : never;
 
 /** The result type of a composite: an object with the same keys as the spec. */
 export type CompositeResult<S extends Record<string, AnyAggregator>> = { [K in keyof S]: OutputOf<S[K]> };

@@ -215,14 +215,16 @@ export class DDSketch {
 
   /**
    * An estimate of the value of 0-based rank ⌊q·(count−1)⌋ in sorted order, within relative error α
-   * (unless collapsing folded that rank's bin: only for the lowest values of a range wider than
-   * γ^binLimit), clamped to [min, max]; q = 0 and q = 1 give the exact min and max. Null when empty.
+   * (unless collapsing folded that rank's bin: only values below maxValue / γ^(binLimit-1)), clamped
+   * to [min, max]; ranks 0 and count−1 (q = 0, q = 1) give the exact min and max. Null when empty.
    */
   quantile(q: number): number | null {
     if (!(q >= 0 && q <= 1)) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `quantile must be in [0, 1], got ${q}`);
     const n = this.count;
     if (n === 0) return null;
     const rank = Math.floor(q * (n - 1));
+    if (rank === 0) return this.min;
+    if (rank === n - 1) return this.max;
     const neg = this.negative.total;
     let v: number;
     if (rank < neg) v = -this.value(this.negative.keyAtRank(neg - 1 - rank));

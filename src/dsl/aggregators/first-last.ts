@@ -101,7 +101,7 @@ function containsReservedByte(v: unknown, depth: number): boolean {
  * acc = openingPrice.add(acc, trade, trade.eventTimeMs);
  * ```
  */
-export function first<V = unknown>(): Aggregator<V, TimedValueAcc<V>, V | null>;
+export function first<V = unknown>(): Aggregator<NoInfer<V>, TimedValueAcc<NoInfer<V>>, NoInfer<V> | null>;
 export function first<In, V>(extract: (input: In) => V): Aggregator<In, TimedValueAcc<V>, V | null>;
 export function first<In, V>(extract?: (input: In) => V): Aggregator<In, TimedValueAcc<V>, V | null> {
   return timed('first', extract);
@@ -118,7 +118,7 @@ export function first<In, V>(extract?: (input: In) => V): Aggregator<In, TimedVa
  * const closingPrice = last((t: Trade) => t.price);
  * ```
  */
-export function last<V = unknown>(): Aggregator<V, TimedValueAcc<V>, V | null>;
+export function last<V = unknown>(): Aggregator<NoInfer<V>, TimedValueAcc<NoInfer<V>>, NoInfer<V> | null>;
 export function last<In, V>(extract: (input: In) => V): Aggregator<In, TimedValueAcc<V>, V | null>;
 export function last<In, V>(extract?: (input: In) => V): Aggregator<In, TimedValueAcc<V>, V | null> {
   return timed('last', extract);

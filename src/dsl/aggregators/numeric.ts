@@ -198,7 +198,9 @@ function readSumBody(r: ByteReader): SumAcc {
  * const withCoupon = count((o: Order) => o.couponCode);    // inputs with a coupon
  * ```
  */
-export function count<In = unknown>(extract?: (input: In) => unknown): Aggregator<In, number, number> {
+export function count(): Aggregator<unknown, number, number>;
+export function count<In>(extract: (input: In) => unknown): Aggregator<In, number, number>;
+export function count<In>(extract?: (input: In) => unknown): Aggregator<In, number, number> {
   const add =
     extract === undefined
       ? (acc: number) => acc + 1

@@ -292,7 +292,7 @@ export interface TopKAggregator<In, V extends TopKValue> extends Aggregator<In, 
  * // => [{ value: '/home', count: 5120, error: 3 }, ...]
  * ```
  */
-export function topK<V extends TopKValue = TopKValue>(k: number, options?: TopKOptions): TopKAggregator<V | null | undefined, V>;
+export function topK<V extends TopKValue = TopKValue>(k: number, options?: TopKOptions): TopKAggregator<NoInfer<V> | null | undefined, NoInfer<V>>;
 export function topK<In, V extends TopKValue>(extract: (input: In) => V | null | undefined, k: number, options?: TopKOptions): TopKAggregator<In, V>;
 export function topK<In, V extends TopKValue>(
   extractOrK: ((input: In) => V | null | undefined) | number,

@@ -1,0 +1,66 @@
+/**
+ * `freshet run <pipeline-file>`: runs a pipeline module (its default export is a `pipeline(...)`) in this
+ * process against the embedded log in --data-dir, until SIGINT/SIGTERM. With --bounded it processes what
+ * the sources hold now, closes every window, and exits (a batch run of the same code).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import type { PipelineDefinition } from '../../dsl/pipeline.js';
+import { PipelineRunner } from '../../runtime/pipeline-runner.js';
+import { openLog } from '../open-log.js';
+import { type CommonOptions, type FsyncPolicy, parseFsync, resolveDataDir, withCommonOptions } from '../options.js';
+import { printErr } from '../output.js';
+import { shutdownSignal } from '../signals.js';
+
+interface RunOptions extends CommonOptions {
+  from: 'earliest' | 'latest';
+  bounded?: boolean;
+  fsync?: FsyncPolicy;
+}
+
+/** Loads a pipeline module; TypeScript files are compiled on the fly (tsx). */
+export async function loadPipeline(file: string): Promise<PipelineDefinition> {
+  const url = pathToFileURL(path.resolve(file)).href;
+  const mod = (/\.[mc]?ts$/.test(file) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url)) as {
+    default?: unknown;
+  };
+  const definition = (mod.default as { default?: unknown } | undefined)?.default ?? mod.default;
+  if (!definition || typeof (definition as PipelineDefinition).plan !== 'function') {
+    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `${file} has no default export made with pipeline(name, p => ...)`);
+  }
+  return definition as PipelineDefinition;
+}
+
+export function runCommand(): Command {
+  return withCommonOptions(
+    new Command('run')
+      .description('run a pipeline module (default export of pipeline(...)) on the log in --data-dir')
+      .argument('<file>', 'the pipeline module (.ts or .js)')
+      .addOption(new Option('--from <position>', 'where sources without committed offsets start').choices(['earliest', 'latest']).default('earliest'))
+      .option('--bounded', 'process what the sources hold now, close every window, and exit')
+      .option('--fsync <policy>', 'always | interval | never (default always)', parseFsync),
+  ).action(async (file: string, options: RunOptions) => {
+    const definition = await loadPipeline(file);
+    const log = await openLog({ dataDir: resolveDataDir(options), ...(options.fsync !== undefined && { fsync: options.fsync }) });
+    const signal = shutdownSignal();
+    try {
+      const runner = await PipelineRunner.start(definition.plan(), { log, startFrom: options.from });
+      if (options.bounded) {
+        await runner.finish();
+        printErr(`freshet: pipeline '${definition.name}' finished`);
+        return;
+      }
+      printErr(`freshet: running pipeline '${definition.name}' (Ctrl-C to stop)`);
+      const running = runner.run();
+      const received = await Promise.race([signal.promise, running.then(() => null)]);
+      if (received) printErr(`freshet: ${received}: stopping pipeline '${definition.name}'`);
+      runner.stop();
+      await running;
+    } finally {
+      signal.dispose();
+      await log.close();
+    }
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Freshet's public API. Users import from here ('freshet') and from 'freshet/testing'.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, tumbling, count, sum } from 'freshet';
+ *
+ * export default pipeline('revenue', (p) => {
+ *   p.source<Order>('orders', { eventTime: 'ts', maxOutOfOrderMs: 5_000 })
+ *     .keyBy((o) => o.customerId)
+ *     .window(tumbling({ sizeMs: 60_000 }))
+ *     .aggregate({ orders: count(), revenue: sum((o: Order) => o.amount) })
+ *     .toTopic('revenue-per-minute');
+ * });
+ * ```
+ */
+
+// Errors, limits and time
+export { ErrorCodes, FreshetError, isFreshetError, type ErrorCode } from './core/errors.js';
+export { Limits } from './core/limits.js';
+export { type Clock, ManualClock, systemClock } from './core/clock.js';
+
+// The event log
+export * from './log/index.js';
+
+// Pipelines: the DSL, windows and aggregators
+export { pipeline, PipelineBuilder, type PipelineDefinition, type SourceOptions, type TableOptions, type EventTimeOption } from './dsl/pipeline.js';
+export { Stream, KeyedStream, WindowedStream, WindowedResults, JoinedStream, Table, type WindowResult, type OperatorOptions } from './dsl/stream.js';
+export { tumbling, hopping, sliding, session } from './dsl/windows.js';
+export * from './dsl/aggregators/index.js';
+export type { Plan, PlanNode, WindowSpec, EmitMode, KeyValue, TopicFormat } from './plan/plan.js';
+export { describePlan } from './plan/plan.js';
+
+// Running pipelines
+export { PipelineRunner, type RunnerOptions } from './runtime/pipeline-runner.js';
+
+// Data quality
+export { DeadLetterHeaders, deadLetterTopic, deadLetterRecord, type DeadLetter } from './quality/dead-letter.js';
+
+// The HTTP server (ingest)
+export * from './server/index.js';
