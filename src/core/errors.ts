@@ -12,6 +12,8 @@
 export const ErrorCodes = {
   /** A caller broke a documented precondition (bad argument, bad option combination). */
   INVALID_ARGUMENT: 'FRESHET_INVALID_ARGUMENT',
+  /** An HTTP route or resource that does not exist. */
+  NOT_FOUND: 'FRESHET_NOT_FOUND',
   /** A topic that does not exist was named. */
   UNKNOWN_TOPIC: 'FRESHET_UNKNOWN_TOPIC',
   /** A partition outside `0..partitions-1` was named. */

@@ -23,6 +23,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   FRESHET_INVALID_EVENT_TIME: 422,
   FRESHET_INVALID_CONFIG: 500,
   FRESHET_ASSERTION_FAILED: 500,
+  FRESHET_INTERNAL: 500,
+  FRESHET_NOT_FOUND: 404,
 };
 
 /** Codes after which the client should come back later: answered with `Retry-After`. */
@@ -51,7 +53,7 @@ export interface HttpError {
 
 /**
  * Maps anything thrown while serving a request to a status and a `{ error: { code, message } }` body.
- * Unknown errors are bugs: 500 FRESHET_ASSERTION_FAILED with a generic message (details go to the log).
+ * Unknown errors are bugs: 500 FRESHET_INTERNAL with a generic message (details go to the log).
  *
  * @example
  * ```ts
@@ -77,7 +79,7 @@ export function toHttpError(error: unknown): HttpError {
   if (status >= 400 && status < 500) {
     return { status, body: { error: { code: ErrorCodes.INVALID_ARGUMENT, message: fe?.message ?? 'bad request' } }, retryable: false };
   }
-  return { status: 500, body: { error: { code: ErrorCodes.ASSERTION_FAILED, message: 'internal error' } }, retryable: false };
+  return { status: 500, body: { error: { code: ErrorCodes.INTERNAL, message: 'internal error' } }, retryable: false };
 }
 
 /** The fastify error handler: every error becomes a JSON error answer; 503s carry `Retry-After`. */

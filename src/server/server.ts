@@ -57,7 +57,7 @@ export function createServer(options: ServerOptions): FreshetServer {
   app.setNotFoundHandler((request, reply) => {
     void reply
       .status(404)
-      .send({ error: { code: ErrorCodes.INVALID_ARGUMENT, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+      .send({ error: { code: ErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
   app.addHook('onReady', async () => {
     await ingestor.ensureConfiguredTopics();

@@ -437,7 +437,7 @@ describe('backpressure and log failures', () => {
     log.failWith = new TypeError('boom') as unknown as FreshetError;
     const res = await post(app, 't', ndjson([{ a: 1 }]));
     expect(res.statusCode).toBe(500);
-    expect(res.json()).toEqual({ error: { code: 'FRESHET_ASSERTION_FAILED', message: 'internal error' } });
+    expect(res.json()).toEqual({ error: { code: 'FRESHET_INTERNAL', message: 'internal error' } });
     log.failWith = null;
     expect((await post(app, 't', ndjson([{ a: 1 }]))).statusCode).toBe(200);
   });

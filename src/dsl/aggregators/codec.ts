@@ -203,6 +203,12 @@ export class ByteReader {
 
   str(): string {
     const b = this.blob();
+    if (b.length <= 32) {
+      // Short ASCII (the common case for keys) without a TextDecoder call.
+      let ascii = true;
+      for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) ascii = false;
+      if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
+    }
     try {
       return textDecoder.decode(b);
     } catch (cause) {

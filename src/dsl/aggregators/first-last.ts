@@ -46,7 +46,7 @@ function timed<In, V>(kind: 'first' | 'last', extract: ((input: In) => V) | unde
   };
   return {
     kind,
-    create: () => ({ has: false, timestampMs: 0, value: undefined }),
+    create: () => ({ has: false, timestampMs: NaN, value: undefined }), // NaN: a double field from the start (see numeric.ts)
     add,
     merge: (a, b) => (b.has ? offer(a, b.timestampMs, b.value as V) : a),
     result: (acc) => (acc.has ? (acc.value as V) : null),
@@ -59,7 +59,7 @@ function timed<In, V>(kind: 'first' | 'last', extract: ((input: In) => V) | unde
       const has = r.u8();
       if (has === 0) {
         r.end();
-        return { has: false, timestampMs: 0, value: undefined };
+        return { has: false, timestampMs: NaN, value: undefined };
       }
       if (has !== 1) throw r.fail(`bad presence flag ${has}`);
       const timestampMs = r.f64();
@@ -92,6 +92,8 @@ function containsReservedByte(v: unknown, depth: number): boolean {
  * same event time are ordered by value (a fixed total order: numbers numerically, strings by code
  * unit, other values by their MessagePack bytes), so the result never depends on arrival order, and
  * merge is commutative. An extracted `undefined` is skipped (`null` is a value). Result: null when empty.
+ * Values are kept by reference and stored as MessagePack: keep them plain data (numbers, strings,
+ * booleans, null, arrays, plain objects, Dates); a Map comes back as an object, -0 as 0.
  *
  * Accumulator: {@link TimedValueAcc}. State: `01 06 has:u8 (timestampMs:f64 value:msgpack if has)`.
  *

@@ -7,7 +7,7 @@
  */
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { type Aggregator } from './aggregator.js';
-import { ByteReader, ByteWriter } from './codec.js';
+import { ByteReader, ByteWriter, FORMAT_VERSION, KindCodes } from './codec.js';
 import { hashOut, hashValue } from './hash.js';
 import { AggregatorLimits } from './limits.js';
 
@@ -24,6 +24,8 @@ export class HyperLogLog {
   sparse: Map<number, number> | null = new Map();
   /** All registers once dense, else null. */
   dense: Uint8Array | null = null;
+  /** Non-zero registers in `dense` (kept up to date so encode needs no scan). */
+  private denseNonZero = 0;
   private readonly sparseLimit: number;
 
   constructor(readonly precision: number) {
@@ -54,7 +56,11 @@ export class HyperLogLog {
   update(index: number, rank: number): void {
     const d = this.dense;
     if (d !== null) {
-      if (rank > d[index]!) d[index] = rank;
+      const old = d[index]!;
+      if (rank > old) {
+        if (old === 0) this.denseNonZero++;
+        d[index] = rank;
+      }
       return;
     }
     const s = this.sparse!;
@@ -78,26 +84,34 @@ export class HyperLogLog {
     this.toDense();
     const a = this.dense!;
     const b = other.dense!;
-    for (let i = 0; i < a.length; i++) if (b[i]! > a[i]!) a[i] = b[i]!;
+    let added = 0;
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      if (y > x) {
+        if (x === 0) added++;
+        a[i] = y;
+      }
+    }
+    this.denseNonZero += added;
   }
 
   /** Number of non-zero registers. */
   nonZero(): number {
-    if (this.sparse !== null) return this.sparse.size;
-    let n = 0;
-    for (const r of this.dense!) if (r !== 0) n++;
-    return n;
+    return this.sparse !== null ? this.sparse.size : this.denseNonZero;
   }
 
   /** The estimated number of distinct values (not rounded). */
   estimate(): number {
     const q = 64 - this.precision;
-    const histogram = new Float64Array(q + 2);
+    const histogram = HISTOGRAM;
+    histogram.fill(0);
     if (this.sparse !== null) {
       histogram[0] = this.m - this.sparse.size;
       for (const r of this.sparse.values()) histogram[r]!++;
     } else {
-      for (const r of this.dense!) histogram[r]!++;
+      const d = this.dense!;
+      for (let i = 0; i < d.length; i++) histogram[d[i]!]!++;
     }
     return ertlEstimate(histogram, this.m, q);
   }
@@ -106,6 +120,7 @@ export class HyperLogLog {
     if (this.dense !== null) return;
     const d = new Uint8Array(this.m);
     if (this.sparse !== null) for (const [i, r] of this.sparse) d[i] = r;
+    this.denseNonZero = this.sparse !== null ? this.sparse.size : 0;
     this.dense = d;
     this.sparse = null;
   }
@@ -124,7 +139,8 @@ export class HyperLogLog {
     const nonZero = this.nonZero();
     if (nonZero <= this.m / 4) {
       const entries: [number, number][] = this.sparse !== null ? [...this.sparse] : [];
-      if (this.dense !== null) this.dense.forEach((r, i) => r !== 0 && entries.push([i, r]));
+      const d = this.dense;
+      if (d !== null) for (let i = 0; i < d.length; i++) if (d[i] !== 0) entries.push([i, d[i]!]);
       entries.sort((x, y) => x[0] - y[0]);
       const w = new ByteWriter(8 + entries.length * 3).header('hll').u8(this.precision).u8(0).varuint(entries.length);
       let prev = -1;
@@ -134,14 +150,15 @@ export class HyperLogLog {
       }
       return w.finish();
     }
-    const w = new ByteWriter(4 + this.m).header('hll').u8(this.precision).u8(1);
-    if (this.dense !== null) w.bytes(this.dense);
-    else {
-      const d = new Uint8Array(this.m);
-      for (const [i, r] of this.sparse!) d[i] = r;
-      w.bytes(d);
-    }
-    return w.finish();
+    // Dense: one allocation, the output itself.
+    const out = new Uint8Array(4 + this.m);
+    out[0] = FORMAT_VERSION;
+    out[1] = KindCodes.hll;
+    out[2] = this.precision;
+    out[3] = 1;
+    if (this.dense !== null) out.set(this.dense, 4);
+    else for (const [i, r] of this.sparse!) out[4 + i] = r;
+    return out;
   }
 
   static decode(bytes: Uint8Array, expectedPrecision?: number): HyperLogLog {
@@ -166,18 +183,25 @@ export class HyperLogLog {
     } else if (form === 1) {
       const regs = r.take(hll.m);
       let nonZero = 0;
-      for (const rank of regs) {
-        if (rank > hll.maxRank) throw r.fail(`register value ${rank} above ${hll.maxRank}`);
+      let highest = 0;
+      for (let i = 0; i < regs.length; i++) {
+        const rank = regs[i]!;
+        if (rank > highest) highest = rank;
         if (rank !== 0) nonZero++;
       }
+      if (highest > hll.maxRank) throw r.fail(`register value ${highest} above ${hll.maxRank}`);
       if (nonZero <= hll.m / 4) throw r.fail('dense form used for a sparse sketch');
-      hll.toDense();
-      hll.dense!.set(regs);
+      hll.dense = regs.slice();
+      hll.sparse = null;
+      hll.denseNonZero = nonZero;
     } else throw r.fail(`unknown form ${form}`);
     r.end();
     return hll;
   }
 }
+
+/** Register-value histogram scratch for estimate() (values 0..61): reused, estimate is not re-entrant. */
+const HISTOGRAM = new Float64Array(64);
 
 /** 1 / (2 ln 2): the limit of HyperLogLog's bias-correction constant for large m. */
 const ALPHA_INF = 1 / (2 * Math.LN2);

@@ -6,6 +6,7 @@
  * without an extractor counts every input.
  */
 import { type Aggregator } from './aggregator.js';
+import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { ByteReader, ByteWriter, invalidState } from './codec.js';
 
 /** A value an extractor of a numeric aggregator may return: null/undefined are skipped. */
@@ -25,7 +26,8 @@ export type NumericValue = number | null | undefined;
  * the double range. Non-finite inputs (±Infinity, NaN) add into `special` with IEEE semantics instead.
  */
 export interface SumAcc {
-  partials: number[];
+  /** Grown on demand (doubling) up to MAX_PARTIALS; a typed array keeps the accumulator monomorphic. */
+  partials: Float64Array;
   n: number;
   big: number;
   special: number;
@@ -37,7 +39,13 @@ const BIG = 2 ** 1023;
 const MAX_PARTIALS = 64;
 
 export function createExactSum(): SumAcc {
-  return { partials: [0], n: 0, big: 0, special: 0 };
+  return { partials: new Float64Array(4), n: 0, big: 0, special: 0 };
+}
+
+function growPartials(acc: SumAcc): void {
+  const next = new Float64Array(acc.partials.length * 2);
+  next.set(acc.partials);
+  acc.partials = next;
 }
 
 /** Adds `x` exactly into `acc` (no allocation unless the partials array grows, which is bounded). */
@@ -74,13 +82,15 @@ export function exactSumAdd(acc: SumAcc, x: number): void {
     }
     x = hi;
   }
-  p[i] = x;
+  if (i === p.length) growPartials(acc);
+  acc.partials[i] = x;
   acc.n = i + 1;
 }
 
 /** Adds `b` into `a` (exact, so the order of merges does not change the result). */
 export function exactSumMerge(a: SumAcc, b: SumAcc): void {
   if (a === b) b = { partials: b.partials.slice(0, b.n), n: b.n, big: b.big, special: b.special };
+  else if (a.partials === b.partials) throw new FreshetError(ErrorCodes.ASSERTION_FAILED, 'two sum accumulators share partials');
   for (let j = 0; j < b.n; j++) exactSumAdd(a, b.partials[j]!);
   a.big += b.big;
   a.special += b.special;
@@ -103,9 +113,10 @@ export function exactSumResult(acc: SumAcc): number {
   const carried = scratch.big + big;
   if (carried !== 0) {
     // Fold the multiples of 2^1023 back in; if the total is outside the double range this overflows.
-    const p = scratch.partials;
     const unit = carried > 0 ? BIG : -BIG;
     for (let k = Math.abs(carried); k > 0; k--) {
+      if (scratch.n === scratch.partials.length) growPartials(scratch);
+      const p = scratch.partials;
       let x = unit;
       let i = 0;
       for (let j = 0; j < scratch.n; j++) {
@@ -121,7 +132,7 @@ export function exactSumResult(acc: SumAcc): number {
         if (lo !== 0) p[i++] = lo;
         x = hi;
       }
-      p[i] = x;
+      p[i] = x; // i <= scratch.n < p.length (grown above)
       scratch.n = i + 1;
     }
   }
@@ -129,7 +140,7 @@ export function exactSumResult(acc: SumAcc): number {
 }
 
 /** Correctly rounded sum of non-overlapping partials in increasing magnitude (fsum's last step). */
-function roundPartials(p: readonly number[], n: number): number {
+function roundPartials(p: Float64Array, n: number): number {
   if (n === 0) return 0;
   let hi = p[--n]!;
   let lo = 0;
@@ -164,6 +175,7 @@ function readSumBody(r: ByteReader): SumAcc {
   const n = r.varuint();
   if (n > MAX_PARTIALS) throw r.fail(`${n} partial sums (at most ${MAX_PARTIALS})`);
   const acc = createExactSum();
+  acc.partials = new Float64Array(Math.max(4, n));
   for (let i = 0; i < n; i++) {
     const v = r.f64();
     if (!(Math.abs(v) < BIG)) throw r.fail('partial sum out of range');
@@ -280,38 +292,68 @@ export function sum<In>(extract?: (input: In) => NumericValue): Aggregator<In, S
 // min / max
 // ---------------------------------------------------------------------------------------------------
 
-/** Accumulator of `min()` / `max()`. `value` is meaningful only when `has`. */
+/** Accumulator of `min()` / `max()`. `value` is meaningful only when `has` (NaN otherwise). */
 export interface ExtremumAcc {
   has: boolean;
   value: number;
 }
 
+// min and max are written out separately, each comparison inline: a shared helper taking the value
+// as an argument would be called polymorphically once both exist, and a double passed to a call that
+// is not inlined is boxed (an allocation per add). Update rule (both): the first value is taken; NaN
+// wins (as Math.min/Math.max; once NaN, nothing compares below or above it); -0 is stored as 0 (v + 0)
+// so ties cannot depend on order.
+function minFold(acc: ExtremumAcc, v: number): ExtremumAcc {
+  if (!acc.has || v < acc.value || v !== v) acc.value = v + 0;
+  acc.has = true;
+  return acc;
+}
+
+function maxFold(acc: ExtremumAcc, v: number): ExtremumAcc {
+  if (!acc.has || v > acc.value || v !== v) acc.value = v + 0;
+  acc.has = true;
+  return acc;
+}
+
 function extremum<In>(kind: 'min' | 'max', extract: ((input: In) => NumericValue) | undefined): Aggregator<In, ExtremumAcc, number | null> {
-  // NaN wins (as Math.min/Math.max); -0 is normalised to 0 (x + 0) so ties cannot depend on order.
-  const better =
-    kind === 'min'
-      ? (acc: ExtremumAcc, v: number) => !acc.has || v < acc.value || v !== v
-      : (acc: ExtremumAcc, v: number) => !acc.has || v > acc.value || v !== v;
-  const fold = (acc: ExtremumAcc, v: number): ExtremumAcc => {
-    if (acc.value === acc.value || !acc.has) {
-      if (better(acc, v)) acc.value = v + 0;
-    }
-    acc.has = true;
-    return acc;
-  };
-  const add =
-    extract === undefined
-      ? (acc: ExtremumAcc, input: In) => {
-          const v = input as NumericValue;
-          return v == null ? acc : fold(acc, v);
-        }
-      : (acc: ExtremumAcc, input: In) => {
-          const v = extract(input);
-          return v == null ? acc : fold(acc, v);
-        };
+  let add: (acc: ExtremumAcc, input: In) => ExtremumAcc;
+  if (kind === 'min') {
+    add =
+      extract === undefined
+        ? (acc, input) => {
+            const v = input as NumericValue;
+            if (v != null && (!acc.has || v < acc.value || v !== v)) acc.value = v + 0;
+            if (v != null) acc.has = true;
+            return acc;
+          }
+        : (acc, input) => {
+            const v = extract(input);
+            if (v != null && (!acc.has || v < acc.value || v !== v)) acc.value = v + 0;
+            if (v != null) acc.has = true;
+            return acc;
+          };
+  } else {
+    add =
+      extract === undefined
+        ? (acc, input) => {
+            const v = input as NumericValue;
+            if (v != null && (!acc.has || v > acc.value || v !== v)) acc.value = v + 0;
+            if (v != null) acc.has = true;
+            return acc;
+          }
+        : (acc, input) => {
+            const v = extract(input);
+            if (v != null && (!acc.has || v > acc.value || v !== v)) acc.value = v + 0;
+            if (v != null) acc.has = true;
+            return acc;
+          };
+  }
+  const fold = kind === 'min' ? minFold : maxFold;
   return {
     kind,
-    create: () => ({ has: false, value: 0 }),
+    // value starts as a double (NaN), not 0: V8 then keeps the field unboxed and updates it in place;
+    // starting from a small integer lets later doubles be stored as fresh heap numbers (an allocation per add).
+    create: () => ({ has: false, value: NaN }),
     add,
     merge: (a, b) => (b.has ? fold(a, b.value) : a),
     result: (acc) => (acc.has ? acc.value : null),
@@ -320,7 +362,7 @@ function extremum<In>(kind: 'min' | 'max', extract: ((input: In) => NumericValue
       const r = new ByteReader(bytes, kind).header(kind);
       const has = r.u8();
       if (has > 1) throw r.fail(`bad presence flag ${has}`);
-      const acc: ExtremumAcc = { has: has === 1, value: has === 1 ? r.f64() : 0 };
+      const acc: ExtremumAcc = { has: has === 1, value: has === 1 ? r.f64() : NaN };
       if (acc.has && Object.is(acc.value, -0)) throw r.fail('-0 is stored as 0');
       r.end();
       return acc;

@@ -48,12 +48,14 @@ function compareEntries(x: TopKEntry, y: TopKEntry): number {
 export class SpaceSaving<V extends TopKValue = TopKValue> {
   /** value -> slot */
   private readonly index = new Map<V, number>();
+  // Plain arrays rather than typed arrays: they live on the JS heap, so a summary per window and key
+  // costs no ArrayBuffer allocations (which are slow to make and pressure the GC).
   private values: V[] = [];
-  private counts = new Float64Array(16);
-  private errors = new Float64Array(16);
+  private counts: number[] = [];
+  private errors: number[] = [];
   /** heap[i] = slot; pos[slot] = i. */
-  private heap = new Int32Array(16);
-  private pos = new Int32Array(16);
+  private heap: number[] = [];
+  private pos: number[] = [];
   private size = 0;
   /** Inputs counted (N). */
   total = 0;
@@ -80,12 +82,11 @@ export class SpaceSaving<V extends TopKValue = TopKValue> {
     }
     if (this.size < this.capacity) {
       const s = this.size++;
-      if (s === this.counts.length) this.grow();
-      this.values[s] = v;
-      this.counts[s] = 1;
-      this.errors[s] = 0;
-      this.heap[s] = s;
-      this.pos[s] = s;
+      this.values.push(v);
+      this.counts.push(1);
+      this.errors.push(0);
+      this.heap.push(s);
+      this.pos.push(s);
       this.index.set(v, s);
       this.siftUp(s);
       return;
@@ -134,16 +135,19 @@ export class SpaceSaving<V extends TopKValue = TopKValue> {
   load(sorted: readonly TopKEntry<V>[], total: number): void {
     const n = Math.min(sorted.length, this.capacity);
     this.index.clear();
-    this.values = new Array(n);
-    while (this.counts.length < n) this.grow();
+    this.values = [];
+    this.counts = [];
+    this.errors = [];
+    this.heap = [];
+    this.pos = [];
     // Slots worst-first: an array ascending in the heap order is a valid heap.
     for (let i = 0; i < n; i++) {
       const e = sorted[n - 1 - i]!;
-      this.values[i] = e.value;
-      this.counts[i] = e.count;
-      this.errors[i] = e.error;
-      this.heap[i] = i;
-      this.pos[i] = i;
+      this.values.push(e.value);
+      this.counts.push(e.count);
+      this.errors.push(e.error);
+      this.heap.push(i);
+      this.pos.push(i);
       this.index.set(e.value, i);
     }
     this.size = n;
@@ -189,24 +193,6 @@ export class SpaceSaving<V extends TopKValue = TopKValue> {
     }
     heap[i] = slot;
     this.pos[slot] = i;
-  }
-
-  private grow(): void {
-    const len = Math.min(this.counts.length * 2, Math.max(this.capacity, 16));
-    const grown = (a: Float64Array) => {
-      const b = new Float64Array(len);
-      b.set(a);
-      return b;
-    };
-    const grownInt = (a: Int32Array) => {
-      const b = new Int32Array(len);
-      b.set(a);
-      return b;
-    };
-    this.counts = grown(this.counts);
-    this.errors = grown(this.errors);
-    this.heap = grownInt(this.heap);
-    this.pos = grownInt(this.pos);
   }
 
   /**

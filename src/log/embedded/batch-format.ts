@@ -59,13 +59,28 @@ export function encodedRecordBytes(r: ProducerRecord): number {
 }
 
 /**
- * Encodes records as one batch starting at `baseOffset`. Records without a timestamp get `defaultTimestampMs`.
- * One allocation for the whole batch; the CRC is computed once over the finished bytes.
+ * A reusable encoding buffer. Appends encode into it and write it out synchronously, so one per thread is
+ * enough; it saves allocating (and collecting) a large buffer per append, which dominated append time.
  */
-export function encodeBatch(baseOffset: number, records: readonly ProducerRecord[], defaultTimestampMs: number): Buffer {
+export class BatchScratch {
+  private buffer = Buffer.allocUnsafe(1024 * 1024);
+
+  /** A view of at least `bytes` bytes, valid until the next call. */
+  take(bytes: number): Buffer {
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(Math.max(bytes, this.buffer.length * 2));
+    return this.buffer.subarray(0, bytes);
+  }
+}
+
+/**
+ * Encodes records as one batch starting at `baseOffset`. Records without a timestamp get `defaultTimestampMs`.
+ * With `scratch`, the batch is a view into it (valid until its next use); otherwise a new buffer. The CRC
+ * is computed once over the finished bytes.
+ */
+export function encodeBatch(baseOffset: number, records: readonly ProducerRecord[], defaultTimestampMs: number, scratch?: BatchScratch): Buffer {
   let total = HEADER_BYTES;
   for (let i = 0; i < records.length; i++) total += encodedRecordBytes(records[i]!);
-  const buf = Buffer.allocUnsafe(total);
+  const buf = scratch ? scratch.take(total) : Buffer.allocUnsafe(total);
   // DataView stores are an order of magnitude cheaper than Buffer's write* methods on this hot path.
   const dv = new DataView(buf.buffer, buf.byteOffset, total);
   let pos = HEADER_BYTES;

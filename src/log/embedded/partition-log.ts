@@ -4,9 +4,11 @@ import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
 import type { AppendResult, ProducerRecord, RecordBatchView, ReadResult } from '../log.js';
 import { validateAppend } from '../topic-config.js';
-import { HEADER_BYTES, StoredBatchView, encodedRecordBytes, baseOffsetAt, batchLengthAt, checkBatch, encodeBatch, maxTimestampAt, recordCountAt } from './batch-format.js';
+import { BatchScratch, HEADER_BYTES, StoredBatchView, encodedRecordBytes, baseOffsetAt, batchLengthAt, checkBatch, encodeBatch, maxTimestampAt, recordCountAt } from './batch-format.js';
 import { fsyncDirSync } from './files.js';
 import { Segment, type ScanTail } from './segment.js';
+
+const scratch = new BatchScratch();
 
 /** When an append counts as acknowledged. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -125,7 +127,8 @@ export class PartitionLog {
       });
     }
     const baseOffset = this.writtenEnd;
-    const batch = encodeBatch(baseOffset, records, nowMs);
+    // Encoded into the shared scratch buffer and written out before this method returns.
+    const batch = encodeBatch(baseOffset, records, nowMs, scratch);
     if (batch.length > Limits.maxBatchBytes) {
       throw new FreshetError(ErrorCodes.RECORD_TOO_LARGE, `batch of ${batch.length} bytes exceeds the ${Limits.maxBatchBytes}-byte limit`);
     }
