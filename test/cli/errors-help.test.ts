@@ -41,7 +41,7 @@ describe('freshet errors, --help and --version', () => {
     const [root, create, version] = await Promise.all([cli.run(['--help']), cli.run(['topics', 'create', '--help']), cli.run(['--version'])]);
     expect(root).toMatchObject({ code: 0, stderr: '' });
     expect(root.stdout).toMatch(/^Usage: freshet \[options\] \[command\]/);
-    for (const command of ['topics', 'produce', 'tail', 'serve']) expect(root.stdout).toMatch(new RegExp(`\\n  ${command} `));
+    for (const command of ['topics', 'produce', 'tail', 'serve', 'run']) expect(root.stdout).toMatch(new RegExp(`\\n  ${command} `));
     expect(create.code).toBe(0);
     expect(create.stdout).toMatch(/^Usage: freshet topics create \[options\] <name>/);
     expect(create.stdout).toContain('--retention-ms <ms>');
@@ -57,7 +57,7 @@ describe('freshet errors, --help and --version', () => {
       c.commands.forEach(visit);
     };
     visit(program);
-    expect(leaves.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'describe', 'list', 'produce', 'serve', 'tail']);
+    expect(leaves.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'describe', 'list', 'produce', 'run', 'serve', 'tail']);
     for (const leaf of leaves) {
       const help = leaf.helpInformation();
       expect(help).toMatch(/^Usage: freshet /);
