@@ -35,7 +35,8 @@ export { describePlan } from './plan/plan.js';
 export { PipelineRunner, type RunnerOptions } from './runtime/pipeline-runner.js';
 
 // Data quality
-export { DeadLetterHeaders, deadLetterTopic, deadLetterRecord, type DeadLetter } from './quality/dead-letter.js';
+export { deadLetterTopic, deadLetterRecord, type DeadLetter } from './quality/dead-letter.js';
+export { FreshetHeaders, MAX_DLQ_REASON_CHARS } from './core/headers.js';
 
 // The HTTP server (ingest)
 export * from './server/index.js';

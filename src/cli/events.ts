@@ -7,8 +7,7 @@ import { type ErrorCode, ErrorCodes } from '../core/errors.js';
 import { Limits } from '../core/limits.js';
 import type { ProducerRecord, RecordHeader } from '../log/log.js';
 import { parseEventTime } from '../server/event-time.js';
-import type { IngestHeaders as ServerIngestHeaders } from '../server/ingest.js';
-import type { MAX_REASON_CHARS as SERVER_MAX_REASON_CHARS } from '../server/validators.js';
+import { FreshetHeaders as IngestHeaders } from '../core/headers.js';
 
 export interface EventOptions {
   /** Top-level JSON field holding the key: a string or a number (its decimal text). */
@@ -17,21 +16,8 @@ export interface EventOptions {
   readonly timeField?: string;
 }
 
-/**
- * The header names HTTP ingest writes (src/server/ingest.ts), so events and dead letters look the same
- * whichever way they came in. Copied rather than imported: importing ingest loads zod and ajv, which
- * would slow every CLI start; `satisfies` fails the build if the two ever differ.
- */
-export const IngestHeaders = {
-  INGEST_MS: 'freshet.ingest.ms',
-  DLQ_REASON: 'freshet.dlq.reason',
-  DLQ_CODE: 'freshet.dlq.code',
-  DLQ_STAGE: 'freshet.dlq.stage',
-  DLQ_TOPIC: 'freshet.dlq.topic',
-} as const satisfies Omit<typeof ServerIngestHeaders, 'DLQ_INDEX'>;
-
-/** Longest DLQ reason kept, as ingest (checked against src/server/validators.ts). */
-export const MAX_REASON_CHARS = 512 satisfies typeof SERVER_MAX_REASON_CHARS;
+/** The headers ingest writes, written the same way here so records look alike whichever way they came in. */
+export { FreshetHeaders as IngestHeaders, MAX_DLQ_REASON_CHARS as MAX_REASON_CHARS } from '../core/headers.js';
 
 /**
  * The `freshet.ingest.ms` header ingest puts on every record (wall time of ingest, for end-to-end

@@ -1,4 +1,6 @@
 import { ErrorCodes, FreshetError, isFreshetError, type ErrorCode } from '../core/errors.js';
+import { FreshetHeaders } from '../core/headers.js';
+import { deadLetterTopic } from '../quality/dead-letter.js';
 import { Limits } from '../core/limits.js';
 import type { AppendResult, ProducerRecord, RecordHeader, TopicDescription } from '../log/log.js';
 import { partitionForKey } from '../log/partitioner.js';
@@ -8,18 +10,14 @@ import { parseEventTime } from './event-time.js';
 import { MAX_INGEST_TOPIC_NAME_CHARS, type ResolvedServerOptions, type ResolvedTopicOptions } from './options.js';
 import { truncateReason } from './validators.js';
 
-/** Header names ingest writes. */
+/** Header names ingest writes (see FreshetHeaders). */
 export const IngestHeaders = {
-  /** Ingest wall time, decimal ms since the epoch (UTF-8): for end-to-end latency. On every record. */
-  INGEST_MS: 'freshet.ingest.ms',
-  DLQ_REASON: 'freshet.dlq.reason',
-  DLQ_CODE: 'freshet.dlq.code',
-  /** Where the event was rejected; `ingest` here. */
-  DLQ_STAGE: 'freshet.dlq.stage',
-  /** The topic the event was meant for. */
-  DLQ_TOPIC: 'freshet.dlq.topic',
-  /** The event's 0-based index in its request. */
-  DLQ_INDEX: 'freshet.dlq.index',
+  INGEST_MS: FreshetHeaders.INGEST_MS,
+  DLQ_REASON: FreshetHeaders.DLQ_REASON,
+  DLQ_CODE: FreshetHeaders.DLQ_CODE,
+  DLQ_STAGE: FreshetHeaders.DLQ_STAGE,
+  DLQ_TOPIC: FreshetHeaders.DLQ_TOPIC,
+  DLQ_INDEX: FreshetHeaders.DLQ_INDEX,
 } as const;
 
 /**
@@ -30,9 +28,7 @@ export const IngestHeaders = {
  * dlqTopicName('orders') // 'orders.dlq'
  * ```
  */
-export function dlqTopicName(topic: string): string {
-  return `${topic}.dlq`;
-}
+export const dlqTopicName: (topic: string) => string = deadLetterTopic;
 
 /** One event refused by ingest (it went to the DLQ). */
 export interface IngestRejection {

@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
+import { truncateReason } from '../quality/dead-letter.js';
 import { isRfc3339DateTime } from './event-time.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
@@ -13,7 +14,8 @@ import type { StandardSchemaV1 } from './standard-schema.js';
 export type EventValidator = (event: unknown) => string | null | Promise<string | null>;
 
 /** Longest reason kept (it travels in a DLQ header and in the response). */
-export const MAX_REASON_CHARS = 512;
+export { MAX_DLQ_REASON_CHARS as MAX_REASON_CHARS } from '../core/headers.js';
+export { truncateReason } from '../quality/dead-letter.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
 type AddFormats = (ajv: Ajv) => Ajv;
@@ -125,7 +127,3 @@ function reasonOf(result: StandardSchemaV1.Result<unknown>): string | null {
   return truncateReason(parts.join('; ') || 'schema validation failed');
 }
 
-/** Bounds a reason so one DLQ header can never get large. */
-export function truncateReason(reason: string): string {
-  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS - 1)}…`;
-}

@@ -13,6 +13,7 @@ import { ErrorCodes, FreshetError, isFreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
 import type { EventLog, ProducerRecord, RecordHeader } from '../../log/log.js';
 import { systemClock } from '../../core/clock.js';
+import { FreshetHeaders } from '../../core/headers.js';
 import { type EventOptions, eventFromLine, IngestHeaders, ingestStamp, type IngestStamp, isRejection, MAX_REASON_CHARS, type Rejection, trimLine } from '../events.js';
 import { flushWhenIdle, readLines } from '../lines.js';
 import { openLog } from '../open-log.js';
@@ -273,7 +274,7 @@ function printSummary(ctx: AppendContext, records: number, bytes: number, progre
 }
 
 /** Headers of a dead letter beyond ingest's own: the input file (`-` for stdin) and 1-based line. */
-export const ProduceDlqHeaders = { FILE: 'freshet.dlq.file', LINE: 'freshet.dlq.line' } as const;
+export const ProduceDlqHeaders = { FILE: FreshetHeaders.DLQ_FILE, LINE: FreshetHeaders.DLQ_LINE } as const;
 
 /**
  * A dead-letter record, shaped as ingest's (same `freshet.dlq.*` headers, stage `produce`): the
