@@ -115,17 +115,9 @@ export class Segment {
     this.nextOffset = baseOffset + recordCount;
   }
 
-  /** Reads `length` bytes at `position` into a new buffer (fewer at the end of the file). */
+  /** Reads `length` bytes at `position` into a new buffer (fewer at the end of the segment). */
   readAt(position: number, length: number): Buffer {
-    const n = Math.max(0, Math.min(length, this.sizeBytes - position));
-    const buf = Buffer.allocUnsafe(n);
-    let done = 0;
-    while (done < n) {
-      const got = fs.readSync(this.fd, buf, done, n - done, position + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return done === n ? buf : buf.subarray(0, done);
+    return this.readFileRange(position, Math.max(0, Math.min(length, this.sizeBytes - position)));
   }
 
   /** File position of a batch at or before the one holding `offset` (offset must be in this segment). */
@@ -188,6 +180,7 @@ export class Segment {
     return p > 0;
   }
 
+  /** Reads up to `length` bytes at `position` from the file, past the indexed end too (read-only follow). */
   private readFileRange(position: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
