@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pipeline } from '../../src/dsl/pipeline.js';
+import { type PipelineDefinition, pipeline } from '../../src/dsl/pipeline.js';
 import { hopping, session, sliding, tumbling } from '../../src/dsl/windows.js';
 import type { PlanAggregator } from '../../src/plan/plan.js';
 import { TestDriver } from '../../src/testing.js';
@@ -78,6 +78,17 @@ const scenario = fc
     return { ...s, ticks };
   });
 
+/** Feeds each tick (per-partition events) before one engine round, then finishes the input. */
+async function runTicks(definition: PipelineDefinition, ticks: readonly Tick[], partitions: number): Promise<TestDriver> {
+  const driver = await TestDriver.create(definition, { topics: { events: { partitions } } });
+  for (const tick of ticks) {
+    for (const [partition, events] of tick) await driver.send('events', events, { partition, process: false });
+    await driver.step();
+  }
+  await driver.finish();
+  return driver;
+}
+
 async function runEngine(ticks: readonly Tick[], options: RefOptions) {
   const { sizeMs, advanceMs } = options.window;
   const definition = pipeline('oracle', (p) => {
@@ -89,12 +100,7 @@ async function runEngine(ticks: readonly Tick[], options: RefOptions) {
     results.collect('results');
     results.lateRecords().collect('late');
   });
-  const driver = await TestDriver.create(definition, { topics: { events: { partitions: options.partitions } } });
-  for (const tick of ticks) {
-    for (const [partition, events] of tick) await driver.send('events', events, { partition, process: false });
-    await driver.step();
-  }
-  await driver.finish();
+  const driver = await runTicks(definition, ticks, options.partitions);
   const byKey = new Map<string, string[]>();
   for (const r of driver.collected<{ key: string; windowStartMs: number; windowEndMs: number; value: { count: number; sum: number; min: number; max: number }; final: boolean }>('results')) {
     byKey.set(r.key, [...(byKey.get(r.key) ?? []), formatResult(r.windowStartMs, r.windowEndMs, r.value, r.final)]);
@@ -148,12 +154,7 @@ describe('keyed session windows against the brute-force reference', () => {
           results.collect('results');
           results.lateRecords().collect('late');
         });
-        const driver = await TestDriver.create(definition, { topics: { events: { partitions: s.partitions } } });
-        for (const tick of s.ticks) {
-          for (const [partition, events] of tick) await driver.send('events', events, { partition, process: false });
-          await driver.step();
-        }
-        await driver.finish();
+        const driver = await runTicks(definition, s.ticks, s.partitions);
         // Apply the emitted results as upserts keyed by (key, window start); retractions delete.
         const table = new Map<string, string>();
         type R = { key: string; windowStartMs: number; windowEndMs: number; value: { count: number; sum: number; min: number; max: number } | null; final: boolean; retracted?: true };
@@ -188,12 +189,7 @@ describe('keyed sliding windows (Kafka Streams SlidingWindows) against the brute
           results.collect('results');
           results.lateRecords().collect('late');
         });
-        const driver = await TestDriver.create(definition, { topics: { events: { partitions: s.partitions } } });
-        for (const tick of s.ticks) {
-          for (const [partition, events] of tick) await driver.send('events', events, { partition, process: false });
-          await driver.step();
-        }
-        await driver.finish();
+        const driver = await runTicks(definition, s.ticks, s.partitions);
         const table = new Map<string, string>();
         type R = { key: string; windowStartMs: number; windowEndMs: number; value: { count: number; sum: number; min: number; max: number }; final: boolean };
         for (const r of driver.collected<R>('results')) {
