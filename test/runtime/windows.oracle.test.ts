@@ -31,6 +31,13 @@ const stats: PlanAggregator = {
   decode: () => ({}),
 };
 
+/** The same aggregation with immutable accumulators (a new one per add), as numeric ones are. */
+const immutableStats: PlanAggregator = {
+  ...stats,
+  kind: 'test-stats-immutable',
+  add: (acc, input, ts) => stats.add({ ...(acc as object) }, input, ts),
+};
+
 /** Random input: ticks of per-partition events with out-of-order, late and duplicated events. */
 const scenario = fc
   .record({
@@ -45,6 +52,7 @@ const scenario = fc
     emit: fc.constantFrom<'final' | 'updates'>('final', 'updates'),
     seed: fc.integer(),
     ticks: fc.integer({ min: 1, max: 40 }),
+    immutable: fc.boolean(),
   })
   .map((s) => {
     // A deterministic PRNG from the seed, so fast-check's shrinking stays meaningful.
@@ -89,14 +97,14 @@ async function runTicks(definition: PipelineDefinition, ticks: readonly Tick[], 
   return driver;
 }
 
-async function runEngine(ticks: readonly Tick[], options: RefOptions) {
+async function runEngine(ticks: readonly Tick[], options: RefOptions, aggregator: PlanAggregator) {
   const { sizeMs, advanceMs } = options.window;
   const definition = pipeline('oracle', (p) => {
     const results = p
       .source<RefEvent>('events', { eventTime: 'ts', maxOutOfOrderMs: options.maxOutOfOrderMs, idleTimeoutMs: 3_600_000 })
       .keyBy((e) => e.key)
       .window(sizeMs === advanceMs ? tumbling({ sizeMs }) : hopping({ sizeMs, advanceMs }), { allowedLatenessMs: options.allowedLatenessMs, emit: options.emit })
-      .aggregate(stats);
+      .aggregate(aggregator);
     results.collect('results');
     results.lateRecords().collect('late');
   });
@@ -114,7 +122,7 @@ describe('keyed tumbling and hopping windows against the brute-force reference',
       fc.asyncProperty(scenario, async (s) => {
         const options: RefOptions = { window: s.window, allowedLatenessMs: s.allowedLatenessMs, maxOutOfOrderMs: s.maxOutOfOrderMs, emit: s.emit, partitions: s.partitions };
         const expected = referenceWindows(s.ticks, options);
-        const actual = await runEngine(s.ticks, options);
+        const actual = await runEngine(s.ticks, options, s.immutable ? immutableStats : stats);
         expect(Object.fromEntries(actual.byKey)).toEqual(Object.fromEntries(expected.byKey));
         const sortEvents = (events: readonly RefEvent[]) => [...events].map((e) => `${e.key}@${e.ts}=${e.v}`).sort();
         expect(sortEvents(actual.late)).toEqual(sortEvents(expected.late));
@@ -150,7 +158,7 @@ describe('keyed session windows against the brute-force reference', () => {
             .source<RefEvent>('events', { eventTime: 'ts', maxOutOfOrderMs: s.maxOutOfOrderMs, idleTimeoutMs: 3_600_000 })
             .keyBy((e) => e.key)
             .window(session({ gapMs }), { allowedLatenessMs: s.allowedLatenessMs, emit: s.emit })
-            .aggregate(stats);
+            .aggregate(s.immutable ? immutableStats : stats);
           results.collect('results');
           results.lateRecords().collect('late');
         });
@@ -185,7 +193,7 @@ describe('keyed sliding windows (Kafka Streams SlidingWindows) against the brute
             .source<RefEvent>('events', { eventTime: 'ts', maxOutOfOrderMs: s.maxOutOfOrderMs, idleTimeoutMs: 3_600_000 })
             .keyBy((e) => e.key)
             .window(sliding({ maxDifferenceMs }), { allowedLatenessMs: s.allowedLatenessMs, emit: s.emit })
-            .aggregate(stats);
+            .aggregate(s.immutable ? immutableStats : stats);
           results.collect('results');
           results.lateRecords().collect('late');
         });

@@ -26,8 +26,11 @@ export type NumericValue = number | null | undefined;
  * the double range. Non-finite inputs (±Infinity, NaN) add into `special` with IEEE semantics instead.
  */
 export interface SumAcc {
-  /** Grown on demand (doubling) up to MAX_PARTIALS; a typed array keeps the accumulator monomorphic. */
-  partials: Float64Array;
+  /**
+   * The partials, `n` of them in use (entries past `n` are stale). A plain array of doubles, not a
+   * Float64Array: a small typed array costs ~250 bytes per accumulator, and window state holds millions.
+   */
+  partials: number[];
   n: number;
   big: number;
   special: number;
@@ -39,13 +42,8 @@ const BIG = 2 ** 1023;
 const MAX_PARTIALS = 64;
 
 export function createExactSum(): SumAcc {
-  return { partials: new Float64Array(4), n: 0, big: 0, special: 0 };
-}
-
-function growPartials(acc: SumAcc): void {
-  const next = new Float64Array(acc.partials.length * 2);
-  next.set(acc.partials);
-  acc.partials = next;
+  // A double literal, so the array starts with double elements and never changes representation.
+  return { partials: [0.5], n: 0, big: 0, special: 0 };
 }
 
 /** Adds `x` exactly into `acc` (no allocation unless the partials array grows, which is bounded). */
@@ -82,8 +80,7 @@ export function exactSumAdd(acc: SumAcc, x: number): void {
     }
     x = hi;
   }
-  if (i === p.length) growPartials(acc);
-  acc.partials[i] = x;
+  p[i] = x; // i <= n: overwrites a stale entry or appends
   acc.n = i + 1;
 }
 
@@ -115,7 +112,6 @@ export function exactSumResult(acc: SumAcc): number {
     // Fold the multiples of 2^1023 back in; if the total is outside the double range this overflows.
     const unit = carried > 0 ? BIG : -BIG;
     for (let k = Math.abs(carried); k > 0; k--) {
-      if (scratch.n === scratch.partials.length) growPartials(scratch);
       const p = scratch.partials;
       let x = unit;
       let i = 0;
@@ -132,7 +128,7 @@ export function exactSumResult(acc: SumAcc): number {
         if (lo !== 0) p[i++] = lo;
         x = hi;
       }
-      p[i] = x; // i <= scratch.n < p.length (grown above)
+      p[i] = x; // i <= scratch.n: overwrites a stale entry or appends
       scratch.n = i + 1;
     }
   }
@@ -140,7 +136,7 @@ export function exactSumResult(acc: SumAcc): number {
 }
 
 /** Correctly rounded sum of non-overlapping partials in increasing magnitude (fsum's last step). */
-function roundPartials(p: Float64Array, n: number): number {
+function roundPartials(p: readonly number[], n: number): number {
   if (n === 0) return 0;
   let hi = p[--n]!;
   let lo = 0;
@@ -175,7 +171,7 @@ function readSumBody(r: ByteReader): SumAcc {
   const n = r.varuint();
   if (n > MAX_PARTIALS) throw r.fail(`${n} partial sums (at most ${MAX_PARTIALS})`);
   const acc = createExactSum();
-  acc.partials = new Float64Array(Math.max(4, n));
+  acc.partials = n > 0 ? new Array<number>(n).fill(0.5) : [0.5];
   for (let i = 0; i < n; i++) {
     const v = r.f64();
     if (!(Math.abs(v) < BIG)) throw r.fail('partial sum out of range');

@@ -104,16 +104,24 @@ export abstract class WindowOperatorBase implements Operator {
   }
 }
 
-/** Tumbling and hopping windows: aligned to a grid of `advanceMs` (= sizeMs for tumbling). */
+/**
+ * Tumbling and hopping windows: aligned to a grid of `advanceMs` (= sizeMs for tumbling). State is
+ * window start → key → accumulator, nothing else per (key, window): the start and end are implied, which
+ * keeps a million keys of window state small.
+ */
 export class AlignedWindowOperator extends WindowOperatorBase {
   private readonly sizeMs: number;
   private readonly advanceMs: number;
   private readonly offsetMs: number;
-  /** Window start → key → slot. */
-  private readonly windows = new Map<number, Map<KeyValue, Slot>>();
+  /** Window start → key → accumulator. */
+  private readonly windows = new Map<number, Map<KeyValue, unknown>>();
   /** Starts of windows not fired yet, and of fired windows not purged yet. */
   private readonly toFire = new MinHeap();
   private readonly toPurge = new MinHeap();
+  /** (start, key) pairs changed by the current batch, in first-touch order, and a set to dedupe them. */
+  private changedStarts: number[] = [];
+  private changedKeys: KeyValue[] = [];
+  private readonly changedSeen = new Map<number, Set<KeyValue>>();
 
   constructor(name: string, spec: Extract<WindowSpec, { type: 'tumbling' | 'hopping' }>, aggregator: PlanAggregator, emitMode: EmitMode, allowedLatenessMs: number) {
     super(name, aggregator, emitMode, allowedLatenessMs);
@@ -127,34 +135,38 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const keys = batch.keys!;
     const { sizeMs, advanceMs, offsetMs, allowedLatenessMs, aggregator } = this;
     const watermarkMs = this.watermarkMs;
+    const tracksChanges = this.emitMode === 'updates';
+    let lastStart = Number.NaN;
+    let lastBucket: Map<KeyValue, unknown> | undefined;
     for (let i = 0; i < values.length; i++) {
       const ts = timestamps[i]!;
       const key = keys[i]!;
       const value = values[i];
       let accepted = false;
       // The last window containing ts starts at or before ts on the advance grid; earlier ones overlap it.
-      const lastStart = ts - mod(ts - offsetMs, advanceMs);
-      for (let start = lastStart; start > ts - sizeMs; start -= advanceMs) {
+      const newest = ts - mod(ts - offsetMs, advanceMs);
+      for (let start = newest; start > ts - sizeMs; start -= advanceMs) {
         const end = start + sizeMs;
         if (end + allowedLatenessMs <= watermarkMs) continue; // this window is gone
         accepted = true;
-        let bucket = this.windows.get(start);
+        // In-order input hits the same window again and again: skip the outer lookup then.
+        let bucket = start === lastStart ? lastBucket : this.windows.get(start);
         if (bucket === undefined) {
           bucket = new Map();
           this.windows.set(start, bucket);
           if (end <= watermarkMs) this.toPurge.push(start);
           else this.toFire.push(start);
         }
-        let slot = bucket.get(key);
-        if (slot === undefined) {
-          slot = { startMs: start, endMs: end, key, acc: aggregator.create() };
-          bucket.set(key, slot);
-        }
-        slot.acc = aggregator.add(slot.acc, value, ts);
-        if (end <= watermarkMs || this.emitMode === 'updates') this.changed.add(slot);
+        lastStart = start;
+        lastBucket = bucket;
+        const acc = bucket.get(key);
+        const next = aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts);
+        if (next !== acc) bucket.set(key, next);
+        if (tracksChanges || end <= watermarkMs) this.markChanged(start, key);
       }
       if (!accepted) this.recordLate(value, ts, key);
     }
+    this.emitChanged();
     this.endBatch();
   }
 
@@ -162,9 +174,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     // Fire in ascending end order (all windows have the same size, so start order is end order).
     while (this.toFire.size > 0 && this.toFire.peek() + this.sizeMs <= watermarkMs) {
       const start = this.toFire.pop();
-      const bucket = this.windows.get(start)!;
-      for (const slot of bucket.values()) this.changed.delete(slot);
-      this.emitSlots([...bucket.values()], () => true);
+      this.emitBucket(start, this.windows.get(start)!);
       this.toPurge.push(start);
     }
     while (this.toPurge.size > 0 && this.toPurge.peek() + this.sizeMs + this.allowedLatenessMs <= watermarkMs) {
@@ -172,11 +182,59 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     }
   }
 
-  /** Number of live (key, window) slots: for metrics and state-size tests. */
+  /** Number of live (key, window) accumulators: for metrics and state-size tests. */
   get slotCount(): number {
     let n = 0;
     for (const bucket of this.windows.values()) n += bucket.size;
     return n;
+  }
+
+  private markChanged(start: number, key: KeyValue): void {
+    let seen = this.changedSeen.get(start);
+    if (seen === undefined) this.changedSeen.set(start, (seen = new Set()));
+    if (seen.has(key)) return;
+    seen.add(key);
+    this.changedStarts.push(start);
+    this.changedKeys.push(key);
+  }
+
+  /** Emits the windows the batch changed (updates mode, or late updates of fired windows). */
+  private emitChanged(): void {
+    const n = this.changedStarts.length;
+    if (n === 0) return;
+    const starts = this.changedStarts;
+    const keys = this.changedKeys;
+    this.changedStarts = [];
+    this.changedKeys = [];
+    this.changedSeen.clear();
+    const values: unknown[] = new Array(n);
+    const timestamps: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const start = starts[i]!;
+      const end = start + this.sizeMs;
+      values[i] = this.result(keys[i]!, start, end, this.windows.get(start)!.get(keys[i]!), end <= this.watermarkMs);
+      timestamps[i] = end - 1;
+    }
+    emit(this.outputs, { values, timestamps, keys });
+  }
+
+  private emitBucket(start: number, bucket: Map<KeyValue, unknown>): void {
+    const n = bucket.size;
+    if (n === 0) return;
+    const end = start + this.sizeMs;
+    const values: unknown[] = new Array(n);
+    const timestamps: number[] = new Array(n).fill(end - 1);
+    const keys: KeyValue[] = new Array(n);
+    let i = 0;
+    for (const [key, acc] of bucket) {
+      values[i] = this.result(key, start, end, acc, true);
+      keys[i++] = key;
+    }
+    emit(this.outputs, { values, timestamps, keys });
+  }
+
+  private result(key: KeyValue, windowStartMs: number, windowEndMs: number, acc: unknown, final: boolean): unknown {
+    return { key, windowStartMs, windowEndMs, value: this.aggregator.result(acc), final };
   }
 }
 
