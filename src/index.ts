@@ -33,6 +33,10 @@ export { describePlan } from './plan/plan.js';
 
 // Running pipelines
 export { PipelineRunner, type RunnerOptions } from './runtime/pipeline-runner.js';
+export { ParallelRunner, type ParallelRunnerOptions, type WorkerTaskStats } from './runtime/parallel/parallel-runner.js';
+export { WorkerPool } from './runtime/parallel/worker-pool.js';
+export type { PipelineModuleRef } from './runtime/parallel/pipeline-module.js';
+export type { StageLayout, StageSpec, TaskSpec, TaskInput, RepartitionSpec } from './runtime/parallel/stages.js';
 
 // Data quality
 export { deadLetterTopic, deadLetterRecord, type DeadLetter } from './quality/dead-letter.js';

@@ -23,6 +23,8 @@ export const Limits = {
   defaultReadMaxRecords: 10_000,
   /** Partitions a topic may have. */
   maxPartitions: 1024,
+  /** Worker threads one parallel pipeline run may start (`freshet run --workers`). */
+  maxWorkers: 64,
   /** Ingest: largest HTTP request body. */
   maxRequestBodyBytes: 16 * 1024 * 1024,
   /** Ingest: most events in one request. */

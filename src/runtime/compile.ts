@@ -24,6 +24,12 @@ export interface CompileContext {
   /** Partitions of each source topic. */
   readonly partitionsOf: (topic: string) => number;
   readonly nowMs: number;
+  /**
+   * Supplies the operator of a node instead of the built-in one (undefined: built-in). A parallel run
+   * uses it for the ends of a repartition topic inside a stage's sub-plan; the operator is wired to the
+   * node's inputs like any other.
+   */
+  readonly operatorFor?: (node: PlanNode) => Operator | undefined;
 }
 
 const STATELESS = new Set(['filter', 'map', 'flatMap', 'keyBy']);
@@ -53,6 +59,12 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
   };
 
   for (const node of plan.nodes) {
+    const supplied = context.operatorFor?.(node);
+    if (supplied !== undefined) {
+      operators.set(node.name, supplied);
+      inputsOf(node).forEach((input, i) => connect(input, supplied, i));
+      continue;
+    }
     switch (node.kind) {
       case 'source': {
         const op = new SourceOperator(node, context.partitionsOf(node.topic), context.nowMs);

@@ -1,12 +1,10 @@
-import { unpack } from 'msgpackr';
 import { type Clock, systemClock } from '../core/clock.js';
-import { ErrorCodes } from '../core/errors.js';
 import type { EventLog, ProducerRecord, RecordBatchView } from '../log/log.js';
-import type { KeyValue, Plan } from '../plan/plan.js';
-import { deadLetterRecord, deadLetterTopic } from '../quality/dead-letter.js';
+import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
+import { decodeSourceBatches } from './source-decoder.js';
 
 export interface RunnerOptions {
   readonly log: EventLog;
@@ -25,8 +23,6 @@ interface SourcePartition {
   readonly partition: number;
   offset: number;
 }
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Runs a pipeline in this process over every partition of its sources: pulls record batches from the log,
@@ -154,86 +150,15 @@ export class PipelineRunner {
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {
-    const { node } = sp.source;
-    const values: unknown[] = [];
-    const timestamps: number[] = [];
-    const json = node.format === 'json';
-    const { validate, eventTime, tableKey } = node;
-    const isTable = node.role === 'table';
-    const keys: KeyValue[] | null = isTable ? [] : null;
-    for (const batch of batches) {
-      for (let i = 0; i < batch.count; i++) {
-        const bytes = batch.valueAt(i);
-        if (isTable) {
-          // A table row's key: the record key, else the value's key field. Tombstones need a record key.
-          const recordKey = batch.keyAt(i);
-          if (bytes === null) {
-            if (recordKey === null) {
-              this.deadLetter(sp, batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table tombstone (null value) needs a record key');
-              continue;
-            }
-            values.push(null);
-            timestamps.push(batch.timestampAt(i));
-            keys!.push(decoder.decode(recordKey));
-            continue;
-          }
-        }
-        let value: unknown;
-        try {
-          // One try per record is the price of never crashing on bad input; it stays cheap because
-          // V8 optimises try/catch blocks that do not throw.
-          value = bytes === null ? null : json ? JSON.parse(decoder.decode(bytes)) : unpack(bytes);
-        } catch (error) {
-          this.deadLetter(sp, batch, i, ErrorCodes.MALFORMED_JSON, `cannot decode value: ${(error as Error).message}`);
-          continue;
-        }
-        if (validate !== null) {
-          const checked = validate(value);
-          if ('issue' in checked) {
-            this.deadLetter(sp, batch, i, ErrorCodes.SCHEMA_VIOLATION, checked.issue);
-            continue;
-          }
-          value = checked.value;
-        }
-        const ts = eventTime === null ? batch.timestampAt(i) : eventTime(value);
-        if (!Number.isFinite(ts)) {
-          this.deadLetter(sp, batch, i, ErrorCodes.INVALID_EVENT_TIME, 'event time is missing or not a valid time');
-          continue;
-        }
-        if (keys !== null) {
-          const recordKey = batch.keyAt(i);
-          const key = tableKey !== null ? tableKey(value) : recordKey !== null ? decoder.decode(recordKey) : null;
-          if (key === null || key === undefined) {
-            this.deadLetter(sp, batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table row needs a record key or a key function');
-            continue;
-          }
-          keys.push(key);
-        }
-        values.push(value);
-        timestamps.push(ts);
-      }
-    }
-    sp.source.pushPartition(sp.partition, { values, timestamps, keys }, this.clock.nowMs());
+    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter);
+    sp.source.pushPartition(sp.partition, batch, this.clock.nowMs());
   }
 
-  private deadLetter(sp: SourcePartition, batch: RecordBatchView, index: number, code: string, reason: string): void {
-    const topic = deadLetterTopic(sp.topic);
+  private readonly deadLetter = (topic: string, record: ProducerRecord): void => {
     let list = this.deadLetters.get(topic);
     if (!list) this.deadLetters.set(topic, (list = []));
-    list.push(
-      deadLetterRecord({
-        value: batch.valueAt(index),
-        key: batch.keyAt(index),
-        timestampMs: batch.timestampAt(index),
-        code,
-        reason,
-        stage: sp.source.name,
-        topic: sp.topic,
-        partition: sp.partition,
-        offset: batch.offsetAt(index),
-      }),
-    );
-  }
+    list.push(record);
+  };
 
   private async flush(): Promise<void> {
     for (const sink of this.graph.topicSinks) await sink.flush(this.log);

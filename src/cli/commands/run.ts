@@ -1,16 +1,19 @@
 /**
  * `freshet run <pipeline-file>`: runs a pipeline module (its default export is a `pipeline(...)`) in this
  * process against the embedded log in --data-dir, until SIGINT/SIGTERM. With --bounded it processes what
- * the sources hold now, closes every window, and exits (a batch run of the same code).
+ * the sources hold now, closes every window, and exits (a batch run of the same code). With --workers N
+ * (N >= 2) the pipeline is split at its keyBys into stages joined by repartition topics, and its tasks run
+ * on N worker threads (docs/adr/0007-workers.md); the results are the same as with one.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import type { PipelineDefinition } from '../../dsl/pipeline.js';
+import { ParallelRunner } from '../../runtime/parallel/parallel-runner.js';
 import { PipelineRunner } from '../../runtime/pipeline-runner.js';
 import { openLog } from '../open-log.js';
-import { type CommonOptions, type FsyncPolicy, parseFsync, resolveDataDir, withCommonOptions } from '../options.js';
+import { type CommonOptions, type FsyncPolicy, parseFsync, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
 import { printErr } from '../output.js';
 import { shutdownSignal } from '../signals.js';
 
@@ -18,6 +21,7 @@ interface RunOptions extends CommonOptions {
   from: 'earliest' | 'latest';
   bounded?: boolean;
   fsync?: FsyncPolicy;
+  workers: number;
 }
 
 /** Loads a pipeline module; TypeScript files are compiled on the fly (tsx). */
@@ -40,24 +44,32 @@ export function runCommand(): Command {
       .argument('<file>', 'the pipeline module (.ts or .js)')
       .addOption(new Option('--from <position>', 'where sources without committed offsets start').choices(['earliest', 'latest']).default('earliest'))
       .option('--bounded', 'process what the sources hold now, close every window, and exit')
-      .option('--fsync <policy>', 'always | interval | never (default always)', parseFsync),
+      .option('--fsync <policy>', 'always | interval | never (default always)', parseFsync)
+      .option('--workers <n>', 'worker threads that split the partitions (repartition topics between stages)', parsePositiveInt, 1),
   ).action(async (file: string, options: RunOptions) => {
     const definition = await loadPipeline(file);
     const log = await openLog({ dataDir: resolveDataDir(options), ...(options.fsync !== undefined && { fsync: options.fsync }) });
     const signal = shutdownSignal();
     try {
-      const runner = await PipelineRunner.start(definition.plan(), { log, startFrom: options.from });
-      if (options.bounded) {
-        await runner.finish();
-        printErr(`freshet: pipeline '${definition.name}' finished`);
-        return;
+      const runner =
+        options.workers > 1
+          ? await ParallelRunner.start({ module: file }, { log, startFrom: options.from, workers: options.workers })
+          : await PipelineRunner.start(definition.plan(), { log, startFrom: options.from });
+      try {
+        if (options.bounded) {
+          await runner.finish();
+          printErr(`freshet: pipeline '${definition.name}' finished`);
+          return;
+        }
+        printErr(`freshet: running pipeline '${definition.name}'${options.workers > 1 ? ` on ${options.workers} workers` : ''} (Ctrl-C to stop)`);
+        const running = runner.run();
+        const received = await Promise.race([signal.promise, running.then(() => null)]);
+        if (received) printErr(`freshet: ${received}: stopping pipeline '${definition.name}'`);
+        runner.stop();
+        await running;
+      } finally {
+        if (runner instanceof ParallelRunner) await runner.close();
       }
-      printErr(`freshet: running pipeline '${definition.name}' (Ctrl-C to stop)`);
-      const running = runner.run();
-      const received = await Promise.race([signal.promise, running.then(() => null)]);
-      if (received) printErr(`freshet: ${received}: stopping pipeline '${definition.name}'`);
-      runner.stop();
-      await running;
     } finally {
       signal.dispose();
       await log.close();

@@ -14,15 +14,15 @@ export type ChainStep =
  */
 export class ChainOperator implements Operator {
   readonly outputs: Edge[] = [];
-  private readonly steps: readonly ChainStep[];
-  private readonly setsKeys: boolean;
-
   constructor(
     readonly name: string,
-    steps: readonly ChainStep[],
-  ) {
-    this.steps = steps;
-    this.setsKeys = steps.some((s) => s.kind === 'keyBy');
+    /** The fused steps; compile() appends to this array while it fuses, so read it at push time. */
+    private readonly steps: readonly ChainStep[],
+  ) {}
+
+  /** Whether the chain keys its output (checked per batch: the steps may grow after construction). */
+  private get setsKeys(): boolean {
+    return this.steps.some((s) => s.kind === 'keyBy');
   }
 
   push(batch: Batch): void {
