@@ -37,6 +37,19 @@ export class ArrayRecordBatch implements RecordBatchView {
   }
 }
 
+/** Builds the plain record at `index` of a view from its accessors (views that store bytes use this). */
+export function recordFromView(view: RecordBatchView, index: number): ConsumedRecord {
+  return {
+    topic: view.topic,
+    partition: view.partition,
+    offset: view.offsetAt(index),
+    timestampMs: view.timestampAt(index),
+    key: view.keyAt(index),
+    value: view.valueAt(index),
+    headers: view.headersAt(index),
+  };
+}
+
 /** Flattens read batches into record objects (for tools and tests; hot paths use the views directly). */
 export function recordsOf(batches: readonly RecordBatchView[]): ConsumedRecord[] {
   const out: ConsumedRecord[] = [];

@@ -4,7 +4,7 @@ import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
-import { decodeSourceBatches } from './source-decoder.js';
+import { DeadLetterBuffer, decodeSourceBatches } from './source-decoder.js';
 
 export interface RunnerOptions {
   readonly log: EventLog;
@@ -43,7 +43,7 @@ export class PipelineRunner {
   private readonly group: string;
   private lastCommitMs: number;
   private stopped = false;
-  private deadLetters: Map<string, ProducerRecord[]> = new Map();
+  private readonly deadLetters = new DeadLetterBuffer();
 
   private constructor(
     readonly plan: Plan,
@@ -150,26 +150,13 @@ export class PipelineRunner {
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {
-    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter);
+    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetters.add);
     sp.source.pushPartition(sp.partition, batch, this.clock.nowMs());
   }
 
-  private readonly deadLetter = (topic: string, record: ProducerRecord): void => {
-    let list = this.deadLetters.get(topic);
-    if (!list) this.deadLetters.set(topic, (list = []));
-    list.push(record);
-  };
-
   private async flush(): Promise<void> {
     for (const sink of this.graph.topicSinks) await sink.flush(this.log);
-    if (this.deadLetters.size > 0) {
-      const letters = this.deadLetters;
-      this.deadLetters = new Map();
-      for (const [topic, records] of letters) {
-        await this.log.ensureTopic(topic, { partitions: 1 });
-        await this.log.produce(topic, records);
-      }
-    }
+    await this.deadLetters.flush(this.log);
   }
 
   private async commit(): Promise<void> {

@@ -1,6 +1,6 @@
 import { unpack } from 'msgpackr';
 import { ErrorCodes } from '../core/errors.js';
-import type { ProducerRecord, RecordBatchView } from '../log/log.js';
+import type { EventLog, ProducerRecord, RecordBatchView } from '../log/log.js';
 import type { KeyValue, SourceNode } from '../plan/plan.js';
 import { deadLetterRecord, deadLetterTopic } from '../quality/dead-letter.js';
 import type { Batch } from './batch.js';
@@ -9,6 +9,29 @@ import type { Batch } from './batch.js';
 export type DeadLetterFn = (dlqTopic: string, record: ProducerRecord) => void;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Dead letters gathered during a round, per dead-letter topic, written when the round flushes. */
+export class DeadLetterBuffer {
+  private letters = new Map<string, ProducerRecord[]>();
+
+  /** Pass this to decodeSourceBatches. */
+  readonly add: DeadLetterFn = (dlqTopic, record) => {
+    let list = this.letters.get(dlqTopic);
+    if (!list) this.letters.set(dlqTopic, (list = []));
+    list.push(record);
+  };
+
+  /** Appends what was gathered (creating dead-letter topics as needed) and starts over. */
+  async flush(log: EventLog): Promise<void> {
+    if (this.letters.size === 0) return;
+    const letters = this.letters;
+    this.letters = new Map();
+    for (const [topic, records] of letters) {
+      await log.ensureTopic(topic, { partitions: 1 });
+      await log.produce(topic, records);
+    }
+  }
+}
 
 /**
  * Turns read record batches of one source partition into an operator batch: decodes values (JSON or

@@ -5,38 +5,9 @@ import { hopping, session, sliding, tumbling } from '../../src/dsl/windows.js';
 import type { PlanAggregator } from '../../src/plan/plan.js';
 import { TestDriver } from '../../src/testing.js';
 import { referenceSessions } from '../oracle/session-reference.js';
+import { immutableStats, stats } from '../oracle/stats.js';
 import { referenceSliding } from '../oracle/sliding-reference.js';
 import { type RefEvent, type RefOptions, type Tick, formatResult, referenceWindows } from '../oracle/window-reference.js';
-
-/** count/sum/min/max over integer values: exact, so engine and reference must agree to the digit. */
-const stats: PlanAggregator = {
-  kind: 'test-stats',
-  create: () => ({ count: 0, sum: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY }),
-  add: (acc, input) => {
-    const a = acc as { count: number; sum: number; min: number; max: number };
-    const v = (input as RefEvent).v;
-    a.count++;
-    a.sum += v;
-    if (v < a.min) a.min = v;
-    if (v > a.max) a.max = v;
-    return a;
-  },
-  merge: (x, y) => {
-    const a = x as { count: number; sum: number; min: number; max: number };
-    const b = y as typeof a;
-    return { count: a.count + b.count, sum: a.sum + b.sum, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
-  },
-  result: (acc) => ({ ...(acc as object) }),
-  encode: () => new Uint8Array(),
-  decode: () => ({}),
-};
-
-/** The same aggregation with immutable accumulators (a new one per add), as numeric ones are. */
-const immutableStats: PlanAggregator = {
-  ...stats,
-  kind: 'test-stats-immutable',
-  add: (acc, input, ts) => stats.add({ ...(acc as object) }, input, ts),
-};
 
 /** Random input: ticks of per-partition events with out-of-order, late and duplicated events. */
 const scenario = fc

@@ -1,4 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
+import { recordFromView } from '../record-batch.js';
 import type { ConsumedRecord, ProducerRecord, RecordBatchView, RecordHeader } from '../log.js';
 
 /*
@@ -267,14 +268,6 @@ export class StoredBatchView implements RecordBatchView {
   }
 
   recordAt(index: number): ConsumedRecord {
-    return {
-      topic: this.topic,
-      partition: this.partition,
-      offset: this.offsetAt(index),
-      timestampMs: this.timestampAt(index),
-      key: this.keyAt(index),
-      value: this.valueAt(index),
-      headers: this.headersAt(index),
-    };
+    return recordFromView(this, index);
   }
 }

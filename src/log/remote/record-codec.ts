@@ -1,4 +1,5 @@
 import type { ConsumedRecord, ProducerRecord, RecordBatchView, RecordHeader } from '../log.js';
+import { recordFromView } from '../record-batch.js';
 import { NO_HEADERS } from '../record-batch.js';
 
 /*
@@ -273,14 +274,6 @@ export class PackedRecordBatch implements RecordBatchView {
     return readHeaders(this.buf, this.dv, this.headerPositions[index]!).headers;
   }
   recordAt(index: number): ConsumedRecord {
-    return {
-      topic: this.topic,
-      partition: this.partition,
-      offset: this.offsetAt(index),
-      timestampMs: this.timestampAt(index),
-      key: this.keyAt(index),
-      value: this.valueAt(index),
-      headers: this.headersAt(index),
-    };
+    return recordFromView(this, index);
   }
 }

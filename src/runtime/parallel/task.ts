@@ -4,7 +4,7 @@ import type { Operator } from '../batch.js';
 import { type CompiledGraph, compile } from '../compile.js';
 import type { CollectedRecord } from '../operators/simple-operators.js';
 import type { SourceOperator } from '../operators/source-operator.js';
-import { decodeSourceBatches } from '../source-decoder.js';
+import { DeadLetterBuffer, decodeSourceBatches } from '../source-decoder.js';
 import { RepartitionSinkOperator, RepartitionSourceOperator } from './repartition.js';
 import { type StageLayout, type TaskSpec, buildTaskPlan } from './stages.js';
 
@@ -55,7 +55,7 @@ interface InputPartition {
  */
 export class StageTask {
   private lastCommitMs: number;
-  private deadLetters = new Map<string, ProducerRecord[]>();
+  private readonly deadLetters = new DeadLetterBuffer();
   private sourceRecords = 0;
 
   private constructor(
@@ -233,7 +233,7 @@ export class StageTask {
     if (input.repartition !== null) {
       input.repartition.pushBatches(result.batches);
     } else {
-      const batch = decodeSourceBatches(input.node!, input.partition, result.batches, this.deadLetter);
+      const batch = decodeSourceBatches(input.node!, input.partition, result.batches, this.deadLetters.add);
       input.source!.pushPartition(input.local, batch, nowMs);
       this.sourceRecords += count;
     }
@@ -241,12 +241,6 @@ export class StageTask {
     input.offset = result.nextOffset;
     return count;
   }
-
-  private readonly deadLetter = (topic: string, record: ProducerRecord): void => {
-    let list = this.deadLetters.get(topic);
-    if (!list) this.deadLetters.set(topic, (list = []));
-    list.push(record);
-  };
 
   /** Whether every input behind a sink is idle: then its writer stops holding readers back. */
   private idle(feeders: readonly InputPartition[], nowMs: number): boolean {
@@ -263,14 +257,7 @@ export class StageTask {
     for (const { op, feeders } of this.sinks) flushes.push(op.flush(this.log, this.idle(feeders, nowMs), nowMs));
     let written = 0;
     for (const n of await Promise.all(flushes)) written += n;
-    if (this.deadLetters.size > 0) {
-      const letters = this.deadLetters;
-      this.deadLetters = new Map();
-      for (const [topic, records] of letters) {
-        await this.log.ensureTopic(topic, { partitions: 1 });
-        await this.log.produce(topic, records);
-      }
-    }
+    await this.deadLetters.flush(this.log);
     return written;
   }
 }
