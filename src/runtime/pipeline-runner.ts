@@ -43,6 +43,7 @@ export class PipelineRunner {
   private readonly group: string;
   private lastCommitMs: number;
   private stopped = false;
+  private read = 0;
   private readonly deadLetters = new DeadLetterBuffer();
 
   private constructor(
@@ -84,6 +85,11 @@ export class PipelineRunner {
     return new PipelineRunner(plan, log, graph, partitions, options);
   }
 
+  /** Records read from sources since start (a round reads at most one batch per partition, then flushes). */
+  get recordsRead(): number {
+    return this.read;
+  }
+
   /** Results collected by `collect(sinkName)` sinks. */
   collected(sinkName: string): readonly CollectedRecord[] {
     return this.graph.collected.get(sinkName) ?? [];
@@ -112,6 +118,7 @@ export class PipelineRunner {
         if (!isTable) break;
       }
     }
+    this.read += read;
     const nowMs = this.clock.nowMs();
     for (const source of this.graph.sources) source.updateWatermark(nowMs);
     await this.flush();

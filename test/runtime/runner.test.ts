@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { count } from '../../src/dsl/aggregators/index.js';
+import { pipeline } from '../../src/dsl/pipeline.js';
+import { tumbling } from '../../src/dsl/windows.js';
+import type { ProducerRecord, TopicPartitionOffset } from '../../src/log/log.js';
+import { MemoryLog } from '../../src/log/memory/memory-log.js';
+import { PipelineRunner } from '../../src/runtime/pipeline-runner.js';
+import { TestDriver } from '../../src/testing.js';
+
+interface Ev {
+  key: string;
+  ts: number;
+}
+
+const perSecond = (idleTimeoutMs: number) =>
+  pipeline('idle', (p) => {
+    p.source<Ev>('events', { eventTime: 'ts', idleTimeoutMs })
+      .keyBy((e) => e.key)
+      .window(tumbling({ sizeMs: 1000 }))
+      .aggregate(count())
+      .collect('out');
+  });
+
+describe('watermarks and idle partitions', () => {
+  it('a partition without records holds the watermark back until it has been idle for idleTimeoutMs', async () => {
+    const driver = await TestDriver.create(perSecond(5_000), { topics: { events: { partitions: 2 } } });
+    await driver.send('events', [{ key: 'a', ts: 100 }, { key: 'a', ts: 2_500 }], { partition: 0 });
+    // Partition 1 has never had a record: its watermark is -Infinity, so nothing fires.
+    expect(driver.watermarks()['source-events']).toBe(Number.NEGATIVE_INFINITY);
+    expect(driver.collected('out')).toEqual([]);
+    await driver.advanceClock(4_999);
+    expect(driver.collected('out')).toEqual([]);
+    await driver.advanceClock(1);
+    // Now partition 1 is idle and no longer holds it back: the watermark is partition 0's.
+    expect(driver.watermarks()['source-events']).toBe(2_500);
+    expect(driver.collected<{ windowStartMs: number; value: number }>('out').map((r) => [r.windowStartMs, r.value])).toEqual([[0, 1]]);
+  });
+
+  it('an idle partition that gets records again holds the watermark at its own pace', async () => {
+    const driver = await TestDriver.create(perSecond(1_000), { topics: { events: { partitions: 2 } } });
+    await driver.send('events', [{ key: 'a', ts: 10_000 }], { partition: 0 });
+    await driver.advanceClock(1_000); // partition 1 idle: watermark 10,000
+    expect(driver.watermarks()['source-events']).toBe(10_000);
+    await driver.send('events', [{ key: 'b', ts: 10_500 }], { partition: 1 });
+    await driver.send('events', [{ key: 'a', ts: 20_000 }], { partition: 0 });
+    // Both active again: the minimum is partition 1's 10,500; watermarks never go back.
+    expect(driver.watermarks()['source-events']).toBe(10_500);
+  });
+});
+
+/** A log whose produce() is slow: a sink that cannot keep up. */
+class SlowSinkLog extends MemoryLog {
+  produced = 0;
+  constructor(
+    clock: ManualClock,
+    private readonly delayMs: number,
+  ) {
+    super(clock);
+  }
+  override async produce(topic: string, records: readonly ProducerRecord[]): Promise<readonly TopicPartitionOffset[]> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    this.produced += records.length;
+    return super.produce(topic, records);
+  }
+}
+
+describe('backpressure', () => {
+  it('a slow sink slows the source: the runner never reads more than one batch per partition ahead of its output', async () => {
+    const clock = new ManualClock(0);
+    const log = new SlowSinkLog(clock, 5);
+    await log.createTopic('in', { partitions: 2 });
+    for (let p = 0; p < 2; p++) {
+      await log.append('in', p, Array.from({ length: 5_000 }, (_, i) => ({ value: Buffer.from(JSON.stringify({ i })), timestampMs: i })));
+    }
+    const definition = pipeline('slow', (p) => {
+      p.source<{ i: number }>('in').map((e) => e.i).toTopic('out');
+    });
+    const maxBatchRecords = 500;
+    const runner = await PipelineRunner.start(definition.plan(), { log, clock, maxBatchRecords });
+    const running = runner.run(1);
+    // Sample while it runs: what was read but not yet written is at most one batch per partition.
+    let maxAhead = 0;
+    for (let n = 0; n < 40; n++) {
+      await new Promise((r) => setTimeout(r, 3));
+      maxAhead = Math.max(maxAhead, runner.recordsRead - log.produced);
+    }
+    runner.stop();
+    await running;
+    expect(maxAhead).toBeGreaterThan(0);
+    expect(maxAhead).toBeLessThanOrEqual(2 * maxBatchRecords);
+  });
+});
