@@ -3,7 +3,8 @@
  * included) and from an in-memory array, each next to its ceiling measured in the same run:
  * - from the log: reading + JSON-decoding the same records with no engine (raw decode);
  * - from memory: a raw keyed `Map` update loop over the same objects (stateless: a plain loop).
- * Options: --events N (default 2,000,000), --keys N (default 10,000), --only <name>.
+ * Options: --events N (default 2,000,000), --keys N (default 10,000), --event-rate N (events per second of
+ * event time, default 100,000), --only <name>.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,13 +30,17 @@ interface Click {
 
 const TYPES = ['view', 'click', 'buy'] as const;
 
-function makeEvents(n: number, keys: number): Click[] {
+/**
+ * `n` clicks over `keys` users, `eventRatePerS` of them per second of event time (default 100,000: a busy
+ * stream, so a 1 s window sees ~10 events per key), up to 50 ms out of order.
+ */
+function makeEvents(n: number, keys: number, eventRatePerS: number): Click[] {
   const out: Click[] = new Array(n);
   let x = 12345;
   const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
   for (let i = 0; i < n; i++) {
-    // ~1,000 events per second of event time, slightly out of order.
-    out[i] = { user: `u${Math.floor(rand() * keys)}`, page: `/p/${i % 97}`, amount: Math.floor(rand() * 10_000) / 100, type: TYPES[i % 3]!, ts: 1_700_000_000_000 + i - Math.floor(rand() * 50) };
+    const ts = 1_700_000_000_000 + Math.floor((i * 1000) / eventRatePerS) - Math.floor(rand() * 50);
+    out[i] = { user: `u${Math.floor(rand() * keys)}`, page: `/p/${i % 97}`, amount: Math.floor(rand() * 10_000) / 100, type: TYPES[i % 3]!, ts };
   }
   return out;
 }
@@ -105,7 +110,8 @@ export async function run(args: Record<string, string | true>): Promise<void> {
   const only = typeof args.only === 'string' ? args.only : null;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'freshet-bench-engine-'));
   try {
-    const events = makeEvents(eventCount, keys);
+    const eventRatePerS = Number(args['event-rate'] ?? 100_000);
+    const events = makeEvents(eventCount, keys, eventRatePerS);
     const log = await EmbeddedLog.open({ dataDir: root, fsync: 'never', retentionCheckIntervalMs: 0 });
     await log.createTopic('clicks', { partitions: 1, segmentBytes: 512 * 1024 * 1024 });
     await log.createTopic('clicks-msgpack', { partitions: 1, segmentBytes: 512 * 1024 * 1024 });
@@ -134,7 +140,7 @@ export async function run(args: Record<string, string | true>): Promise<void> {
           await runner.finish();
           best = Math.max(best, eventCount / ((performance.now() - start) / 1000));
         }
-        report({ bench, metric: 'events_per_s_per_core', value: best, unit: 'events/s', ceiling: decodedCeiling, source: 'log', format, events: eventCount, keys, outputs: delivered, ceiling_kind: 'raw log read + decode' });
+        report({ bench, metric: 'events_per_s_per_core', value: best, unit: 'events/s', ceiling: decodedCeiling, source: 'log', format, events: eventCount, keys, event_rate_per_s: eventRatePerS, outputs: delivered, ceiling_kind: 'raw log read + decode' });
       }
     }
     for (const [bench, query] of Object.entries(QUERIES)) {
@@ -146,7 +152,7 @@ export async function run(args: Record<string, string | true>): Promise<void> {
         memory = Math.max(memory, runFromMemory(query.define('json'), events, keys));
         ceiling = Math.max(ceiling, query.keyed ? rawMapCeiling(events) : rawLoopCeiling(events));
       }
-      report({ bench, metric: 'events_per_s_per_core', value: memory, unit: 'events/s', ceiling, source: 'memory', events: eventCount, keys, ceiling_kind: query.keyed ? 'raw keyed Map update' : 'raw filter+map loop' });
+      report({ bench, metric: 'events_per_s_per_core', value: memory, unit: 'events/s', ceiling, source: 'memory', events: eventCount, keys, event_rate_per_s: eventRatePerS, ceiling_kind: query.keyed ? 'raw keyed Map update' : 'raw filter+map loop' });
     }
     if (!only || only === 'engine.state') benchStateBytes();
     await log.close();
