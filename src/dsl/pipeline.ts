@@ -133,9 +133,12 @@ export function pipeline(name: string, define: (p: PipelineBuilder) => void): Pi
 }
 
 function eventTimeFn(option: EventTimeOption<unknown>): (value: unknown) => number {
-  const read = typeof option === 'function' ? option : (value: unknown) => (value as Record<string, unknown>)[option] as number | string | Date;
+  const read =
+    typeof option === 'function'
+      ? option
+      : (value: unknown) => (typeof value === 'object' && value !== null ? ((value as Record<string, unknown>)[option] as number | string | Date) : undefined);
   return (value) => {
-    const t = read(value);
+    const t: unknown = read(value);
     if (typeof t === 'number') return t;
     if (typeof t === 'string') return Date.parse(t);
     if (t instanceof Date) return t.getTime();

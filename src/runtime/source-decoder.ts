@@ -65,53 +65,60 @@ export function decodeSourceBatches(node: SourceNode, partition: number, batches
   for (const batch of batches) {
     for (let i = 0; i < batch.count; i++) {
       const bytes = batch.valueAt(i);
-      if (isTable) {
-        // A table row's key: the record key, else the value's key field. Tombstones need a record key.
-        const recordKey = batch.keyAt(i);
-        if (bytes === null) {
+      // One try per record is the price of never crashing on bad input (bytes, or a user's schema, event
+      // time or key function throwing on them); it stays cheap because V8 optimises try blocks that do
+      // not throw. `stage` says which step failed, for the dead letter's code.
+      let stage: 'decode' | 'validate' | 'time' | 'key' = 'decode';
+      try {
+        if (isTable && bytes === null) {
+          // A tombstone: deletes the row named by the record key.
+          stage = 'key';
+          const recordKey = batch.keyAt(i);
           if (recordKey === null) {
             reject(batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table tombstone (null value) needs a record key');
             continue;
           }
+          const key = decoder.decode(recordKey);
           values.push(null);
           timestamps.push(batch.timestampAt(i));
-          keys!.push(decoder.decode(recordKey));
+          keys!.push(key);
           continue;
         }
-      }
-      let value: unknown;
-      try {
-        // One try per record is the price of never crashing on bad input; it stays cheap because
-        // V8 optimises try/catch blocks that do not throw.
-        value = bytes === null ? null : json ? JSON.parse(decoder.decode(bytes)) : unpack(bytes);
+        let value: unknown = bytes === null ? null : json ? JSON.parse(decoder.decode(bytes)) : unpack(bytes);
+        if (validate !== null) {
+          stage = 'validate';
+          const checked = validate(value);
+          if ('issue' in checked) {
+            reject(batch, i, ErrorCodes.SCHEMA_VIOLATION, checked.issue);
+            continue;
+          }
+          value = checked.value;
+        }
+        stage = 'time';
+        const ts = eventTime === null ? batch.timestampAt(i) : eventTime(value);
+        if (!Number.isFinite(ts)) {
+          reject(batch, i, ErrorCodes.INVALID_EVENT_TIME, 'event time is missing or not a valid time');
+          continue;
+        }
+        if (keys !== null) {
+          // A table row's key: the key function, else the record key.
+          stage = 'key';
+          const recordKey = batch.keyAt(i);
+          const key = tableKey !== null ? tableKey(value) : recordKey !== null ? decoder.decode(recordKey) : null;
+          if (key === null || key === undefined) {
+            reject(batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table row needs a record key or a key function');
+            continue;
+          }
+          keys.push(key);
+        }
+        values.push(value);
+        timestamps.push(ts);
       } catch (error) {
-        reject(batch, i, ErrorCodes.MALFORMED_JSON, `cannot decode value: ${(error as Error).message}`);
-        continue;
+        const message = (error as Error).message;
+        if (stage === 'decode') reject(batch, i, ErrorCodes.MALFORMED_JSON, `cannot decode value: ${message}`);
+        else if (stage === 'time') reject(batch, i, ErrorCodes.INVALID_EVENT_TIME, `event time: ${message}`);
+        else reject(batch, i, stage === 'validate' ? ErrorCodes.SCHEMA_VIOLATION : ErrorCodes.INVALID_ARGUMENT, `${stage}: ${message}`);
       }
-      if (validate !== null) {
-        const checked = validate(value);
-        if ('issue' in checked) {
-          reject(batch, i, ErrorCodes.SCHEMA_VIOLATION, checked.issue);
-          continue;
-        }
-        value = checked.value;
-      }
-      const ts = eventTime === null ? batch.timestampAt(i) : eventTime(value);
-      if (!Number.isFinite(ts)) {
-        reject(batch, i, ErrorCodes.INVALID_EVENT_TIME, 'event time is missing or not a valid time');
-        continue;
-      }
-      if (keys !== null) {
-        const recordKey = batch.keyAt(i);
-        const key = tableKey !== null ? tableKey(value) : recordKey !== null ? decoder.decode(recordKey) : null;
-        if (key === null || key === undefined) {
-          reject(batch, i, ErrorCodes.INVALID_ARGUMENT, 'a table row needs a record key or a key function');
-          continue;
-        }
-        keys.push(key);
-      }
-      values.push(value);
-      timestamps.push(ts);
     }
   }
   return { values, timestamps, keys };

@@ -91,3 +91,50 @@ describe('backpressure', () => {
     expect(maxAhead).toBeLessThanOrEqual(2 * maxBatchRecords);
   });
 });
+
+describe('bad input never stops a pipeline', () => {
+  it('sends records whose decoding, schema, event time or table key fails to the dead-letter topic', async () => {
+    const log = new MemoryLog(new ManualClock(0));
+    await log.createTopic('events', { partitions: 1 });
+    await log.createTopic('rows', { partitions: 1 });
+    const bytes = (s: string) => Buffer.from(s);
+    await log.append('events', 0, [
+      { value: bytes('{"ts": 5, "n": 1}') },
+      { value: bytes('null') }, // not an object: event time field unreadable
+      { value: bytes('{broken') }, // malformed JSON
+      { value: bytes('{"ts": 6, "n": -1}') }, // the user's schema throws on it
+      { value: bytes('{"ts": "soon", "n": 2}') }, // not a time
+      { value: bytes('{"ts": 7, "n": 3}') },
+    ]);
+    await log.append('rows', 0, [
+      { key: Buffer.from([0xff, 0xfe]), value: null }, // tombstone with a key that is not UTF-8
+      { key: bytes('a'), value: bytes('{"id": "a"}') },
+    ]);
+    const throwingSchema = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'test',
+        validate: (v: unknown) => {
+          if (v !== null && (v as { n: number }).n < 0) throw new Error('negative!');
+          return { value: v as { ts: number; n: number } };
+        },
+      },
+    };
+    const definition = pipeline('bad-input', (p) => {
+      const rows = p.table<{ id: string }>('rows');
+      p.source('events', { eventTime: 'ts', schema: throwingSchema })
+        .leftJoin(rows, { key: () => 'a' }, (e, row) => ({ n: e.n, row: row?.id ?? null }))
+        .collect('out');
+    });
+    const runner = await PipelineRunner.start(definition.plan(), { log, clock: new ManualClock(0) });
+    await runner.finish();
+    expect(runner.collected('out').map((r) => r.value)).toEqual([
+      { n: 1, row: 'a' },
+      { n: 3, row: 'a' },
+    ]);
+    const letters = await log.read('events.dlq', 0, 0);
+    const codes = letters.batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => Buffer.from(b.headersAt(i).find((h) => h.key === 'freshet.dlq.code')!.value).toString()));
+    expect(codes).toEqual(['FRESHET_INVALID_EVENT_TIME', 'FRESHET_MALFORMED_JSON', 'FRESHET_SCHEMA_VIOLATION', 'FRESHET_INVALID_EVENT_TIME']);
+    expect((await log.read('rows.dlq', 0, 0)).batches[0]!.count).toBe(1);
+  });
+});
