@@ -138,3 +138,15 @@ describe('bad input never stops a pipeline', () => {
     expect((await log.read('rows.dlq', 0, 0)).batches[0]!.count).toBe(1);
   });
 });
+
+describe('session window state', () => {
+  it('keeps no timers or sessions once every session is purged, however often sessions were extended', async () => {
+    const { SessionWindowOperator } = await import('../../src/runtime/operators/session-window-operator.js');
+    const op = new SessionWindowOperator('s', 100, count() as never, 'final', 0);
+    // One session extended 10,000 times (each event 10 ms after the previous), then closed.
+    for (let i = 0; i < 10_000; i++) op.push({ values: [i], timestamps: [i * 10], keys: ['k'] });
+    expect(op.timerCount).toBeGreaterThan(0);
+    op.watermark(Number.POSITIVE_INFINITY);
+    expect(op.timerCount).toBe(0);
+  });
+});

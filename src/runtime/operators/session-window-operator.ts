@@ -121,8 +121,11 @@ export class SessionWindowOperator extends WindowOperatorBase {
   protected advance(watermarkMs: number): void {
     const due: Session[] = [];
     while (this.ends.size > 0 && this.ends.peek() <= watermarkMs) {
-      const set = this.byEnd.get(this.ends.pop());
+      const end = this.ends.pop();
+      const set = this.byEnd.get(end);
       if (!set) continue;
+      // Once popped, the timer is spent: sessions that move later get a new entry (addEnd).
+      this.byEnd.delete(end);
       for (const session of set) {
         if (session.live && !session.fired && session.endMs <= watermarkMs) {
           session.fired = true;
@@ -146,8 +149,7 @@ export class SessionWindowOperator extends WindowOperatorBase {
   /** Takes a session out (merged into another, or purged); retracts its emitted result if it is replaced. */
   private retire(session: Session, survivingStartMs: number, merged = true): void {
     session.live = false;
-    this.byEnd.get(session.endMs)?.delete(session);
-    if (this.byEnd.get(session.endMs)?.size === 0) this.byEnd.delete(session.endMs);
+    this.removeFromEnd(session);
     this.changed.delete(session);
     if (merged && session.emittedStartMs !== null) {
       this.pendingRetraction(session.key, session.emittedStartMs, session.emittedEndMs, survivingStartMs);
@@ -162,7 +164,7 @@ export class SessionWindowOperator extends WindowOperatorBase {
     }
     session.startMs = startMs;
     if (endMs !== session.endMs) {
-      this.byEnd.get(session.endMs)?.delete(session);
+      this.removeFromEnd(session);
       session.endMs = endMs;
       this.addEnd(session);
       if (endMs > this.watermarkMs) {
@@ -184,6 +186,18 @@ export class SessionWindowOperator extends WindowOperatorBase {
     const retracted = this.retractions;
     this.retractions = [];
     this.emitRetracted(retracted);
+  }
+
+  private removeFromEnd(session: Session): void {
+    const set = this.byEnd.get(session.endMs);
+    if (set === undefined) return;
+    set.delete(session);
+    if (set.size === 0) this.byEnd.delete(session.endMs);
+  }
+
+  /** Number of timer entries: for state-size tests. */
+  get timerCount(): number {
+    return this.byEnd.size;
   }
 
   private addEnd(session: Session): void {
