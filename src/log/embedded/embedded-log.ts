@@ -16,7 +16,7 @@ import type {
 } from '../log.js';
 import { partitionForKey } from '../partitioner.js';
 import {
-  checkRecordSize,
+  validateAppend,
   validateCommittedOffset,
   validateGroupName,
   validateReadBounds,
@@ -211,8 +211,6 @@ export class EmbeddedLog implements EventLog {
     this.checkWritable();
     const topic = this.topic(topicName);
     const n = topic.config.partitions;
-    // Refuse the whole call before anything is written if one record is invalid.
-    for (let i = 0; i < records.length; i++) checkRecordSize(records[i]!);
     // Group by partition so each partition gets one batch; remember where each record went.
     const partitionOf = new Int32Array(records.length);
     const groups = new Map<number, ProducerRecord[]>();
@@ -225,14 +223,27 @@ export class EmbeddedLog implements EventLog {
       group.push(r);
     }
     const nowMs = this.clock.nowMs();
-    const appended = new Map<number, Promise<AppendResult[]>>();
+    // Every append is checked before the first is written, so invalid input never half-writes a call.
+    const chunksOf = new Map<number, ProducerRecord[][]>();
     for (const [p, group] of groups) {
-      // Offsets are assigned synchronously, so the chunks of one partition land in order and contiguously.
-      const partitionLog = this.partition(topicName, p);
-      appended.set(p, Promise.all(chunkForAppend(group).map((chunk) => partitionLog.append(chunk, nowMs))));
+      const chunks = chunkForAppend(group);
+      for (const chunk of chunks) validateAppend(chunk, encodedRecordBytes);
+      chunksOf.set(p, chunks);
     }
-    const bases = new Map<number, number>();
-    for (const [p, promise] of appended) bases.set(p, (await promise)[0]!.baseOffset);
+    // Offsets are assigned synchronously, so the chunks of one partition land in order and contiguously.
+    // All appends are awaited together: none is left unobserved if another fails (e.g. FRESHET_LOG_BUSY).
+    const parts = [...chunksOf].map(([p, chunks]) => {
+      const partitionLog = this.partition(topicName, p);
+      const appendChunk = (chunk: ProducerRecord[]): Promise<AppendResult> => {
+        try {
+          return partitionLog.append(chunk, nowMs);
+        } catch (error) {
+          return Promise.reject(error); // e.g. FRESHET_LOG_BUSY: observed with the others below
+        }
+      };
+      return Promise.all(chunks.map(appendChunk)).then((results) => [p, results[0]!.baseOffset] as const);
+    });
+    const bases = new Map<number, number>(await Promise.all(parts));
     const out: TopicPartitionOffset[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const p = partitionOf[i]!;

@@ -251,3 +251,15 @@ describe('EmbeddedLog on a full disk', () => {
     }
   });
 });
+
+describe('EmbeddedLog.produce', () => {
+  it('refuses a call with one invalid record before writing anything to any partition', async () => {
+    const dataDir = tempDir();
+    const log = await open({ dataDir });
+    await log.createTopic('t', { partitions: 4 });
+    const error = await log.produce('t', [{ value: enc('ok') }, { value: enc('ok') }, { value: enc('bad'), timestampMs: Number.NaN }]).catch((e: unknown) => e);
+    expect(isFreshetError(error, 'FRESHET_INVALID_ARGUMENT')).toBe(true);
+    const described = await log.describeTopic('t');
+    expect(described.partitions.map((p) => p.latestOffset)).toEqual([0, 0, 0, 0]);
+  });
+});
