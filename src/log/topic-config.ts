@@ -2,6 +2,9 @@ import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { Limits } from '../core/limits.js';
 import type { ProducerRecord, TopicConfig } from './log.js';
 
+/** Largest segment file (1 GiB). */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+
 /** Kafka's rule for topic names, so a topic can move to a broker unchanged. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -21,8 +24,9 @@ export function validateTopicConfig(config: TopicConfig): void {
       throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `${name} must be a positive integer, got ${value}`);
     }
   }
-  if (segmentBytes !== undefined && segmentBytes < 1024) {
-    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `segmentBytes must be at least 1024, got ${segmentBytes}`);
+  // Index entries store positions as u32; Kafka caps segments at 1 GiB too.
+  if (segmentBytes !== undefined && (segmentBytes < 1024 || segmentBytes > MAX_SEGMENT_BYTES)) {
+    throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `segmentBytes must be in [1024, ${MAX_SEGMENT_BYTES}], got ${segmentBytes}`);
   }
 }
 

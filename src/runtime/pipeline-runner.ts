@@ -28,7 +28,9 @@ interface SourcePartition {
  * Runs a pipeline in this process over every partition of its sources: pulls record batches from the log,
  * decodes and validates them (failures go to `<topic>.dlq`), pushes them through the operator graph,
  * advances watermarks, and flushes sinks at batch boundaries. Delivery is at-least-once: offsets are
- * committed (consumer group `freshet.<pipeline>`) after the outputs they led to are flushed.
+ * committed (consumer group `freshet.<pipeline>`) after the outputs they led to are flushed, and, for
+ * pipelines with windows or interval joins, only once every window has closed (state is not checkpointed
+ * yet), so a restart re-reads rather than loses what open windows held.
  *
  * @example
  * ```ts
@@ -44,6 +46,10 @@ export class PipelineRunner {
   private lastCommitMs: number;
   private stopped = false;
   private read = 0;
+  /** Windows or interval joins hold records in memory (see commit()). */
+  private readonly stateful: boolean;
+  /** finish() closed every window. */
+  private finished = false;
   private readonly deadLetters = new DeadLetterBuffer();
 
   private constructor(
@@ -56,6 +62,7 @@ export class PipelineRunner {
     this.clock = options.clock ?? systemClock;
     this.maxBatchRecords = options.maxBatchRecords ?? 4096;
     this.group = `freshet.${plan.pipeline}`;
+    this.stateful = plan.nodes.some((n) => n.kind === 'windowAggregate' || n.kind === 'intervalJoin');
     this.lastCommitMs = this.clock.nowMs();
   }
 
@@ -77,8 +84,12 @@ export class PipelineRunner {
     for (const source of ordered) {
       const topic = source.node.topic;
       for (let p = 0; p < source.partitions; p++) {
-        const stored = committed.get(`${topic}/${p}`);
-        const offset = stored ?? (options.startFrom === 'latest' ? await log.latestOffset(topic, p) : await log.earliestOffset(topic, p));
+        // Tables are always re-read from the start: their state (the rows) is not checkpointed.
+        const stored = source.node.role === 'table' ? undefined : committed.get(`${topic}/${p}`);
+        const earliest = await log.earliestOffset(topic, p);
+        // A committed offset that retention has since deleted restarts at the earliest one (Kafka's
+        // auto.offset.reset=earliest) rather than failing every start.
+        const offset = stored !== undefined ? Math.max(stored, earliest) : options.startFrom === 'latest' ? await log.latestOffset(topic, p) : earliest;
         partitions.push({ source, topic, partition: p, offset });
       }
     }
@@ -148,6 +159,7 @@ export class PipelineRunner {
     await this.runUntilCaughtUp();
     for (const source of this.graph.sources) source.finish();
     await this.flush();
+    this.finished = true;
     await this.commit();
   }
 
@@ -168,9 +180,14 @@ export class PipelineRunner {
 
   private async commit(): Promise<void> {
     this.lastCommitMs = this.clock.nowMs();
+    // Until operator state is checkpointed, offsets of a stateful pipeline are committed only once every
+    // window has closed (a bounded run's end): committing earlier would lose what open windows hold on a
+    // restart. A restarted stateful pipeline re-reads its input instead (at-least-once).
+    if (this.stateful && !this.finished) return;
     await this.log.commitOffsets(
       this.group,
-      this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
+      this.partitions.filter((sp) => sp.source.node.role !== 'table').map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
     );
   }
+
 }

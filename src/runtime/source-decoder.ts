@@ -27,8 +27,15 @@ export class DeadLetterBuffer {
     const letters = this.letters;
     this.letters = new Map();
     for (const [topic, records] of letters) {
-      await log.ensureTopic(topic, { partitions: 1 });
-      await log.produce(topic, records);
+      try {
+        await log.ensureTopic(topic, { partitions: 1 });
+        await log.produce(topic, records);
+        letters.delete(topic);
+      } catch (error) {
+        // Keep what was not written for the next flush: a dead letter is never dropped.
+        for (const [t, rs] of letters) for (const r of rs) this.add(t, r);
+        throw error;
+      }
     }
   }
 }

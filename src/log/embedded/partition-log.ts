@@ -248,6 +248,8 @@ export class PartitionLog {
    * without them (Kafka's rule). Returns the number of segments deleted.
    */
   enforceRetention(nowMs: number, retentionMs: number | undefined, retentionBytes: number | undefined): number {
+    // An fdatasync may still be running on a sealed segment's descriptor: close nothing under it.
+    if (this.syncInFlight || this.syncScheduled) return 0;
     let deleted = 0;
     let size = this.sizeBytes;
     while (this.segments.length > 1) {

@@ -39,6 +39,12 @@ export class TopicSinkOperator implements Operator {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
-    await log.produce(this.topic, records);
+    try {
+      await log.produce(this.topic, records);
+    } catch (error) {
+      // Keep them for the next flush (the round fails, its offsets are not committed): at-least-once.
+      this.pending = records.concat(this.pending);
+      throw error;
+    }
   }
 }

@@ -1,4 +1,6 @@
 import type { EventLog, ProducerRecord, ReadResult } from '../../log/log.js';
+import { IntervalJoinOperator } from '../operators/join-operators.js';
+import { WindowOperatorBase } from '../operators/window-operator.js';
 import { type Plan, type PlanNode, type SourceNode, type TopicSinkNode, inputsOf } from '../../plan/plan.js';
 import type { Operator } from '../batch.js';
 import { type CompiledGraph, compile } from '../compile.js';
@@ -55,6 +57,10 @@ interface InputPartition {
  */
 export class StageTask {
   private lastCommitMs: number;
+  /** Windows or interval joins hold records in memory (see commit()). */
+  private readonly stateful: boolean;
+  /** finishSources() ran: every window of this task closes. */
+  private finished = false;
   private readonly deadLetters = new DeadLetterBuffer();
   private sourceRecords = 0;
 
@@ -68,6 +74,7 @@ export class StageTask {
     nowMs: number,
   ) {
     this.lastCommitMs = nowMs;
+    this.stateful = [...graph.operators.values()].some((op) => op instanceof WindowOperatorBase || op instanceof IntervalJoinOperator);
   }
 
   /** Builds the task's operators from its sub-plan and positions its inputs. */
@@ -90,7 +97,8 @@ export class StageTask {
     for (const c of await log.committedOffsets(options.group)) committed.set(`${c.topic}/${c.partition}`, c.offset);
     const position = async (topic: string, partition: number, fromCommitted: boolean): Promise<number> => {
       const stored = fromCommitted ? committed.get(`${topic}/${partition}`) : undefined;
-      if (stored !== undefined) return stored;
+      // A committed offset that retention has since deleted restarts at the earliest one.
+      if (stored !== undefined) return Math.max(stored, await log.earliestOffset(topic, partition));
       return options.startFrom === 'latest' && fromCommitted ? log.latestOffset(topic, partition) : log.earliestOffset(topic, partition);
     };
     const inputs: InputPartition[] = [];
@@ -184,12 +192,18 @@ export class StageTask {
   /** Bounded runs: every source of the task is at its end (watermark +Infinity); flushes what follows. */
   async finishSources(nowMs: number): Promise<number> {
     for (const source of this.graph.sources) if (source.currentWatermarkMs < Number.POSITIVE_INFINITY) source.finish();
+    this.finished = true;
     return this.flush(nowMs);
   }
 
-  /** Commits the offsets of stream and repartition inputs (tables are always re-read). */
+  /**
+   * Commits the offsets of stream and repartition inputs (tables are always re-read). A task with windows
+   * or interval joins commits only after its sources finished: until state is checkpointed, an earlier
+   * commit would lose what open windows hold on a restart.
+   */
   async commit(nowMs: number): Promise<void> {
     this.lastCommitMs = nowMs;
+    if (this.stateful && !this.finished) return;
     const offsets = this.inputs.filter((i) => i.kind !== 'table').map((i) => ({ topic: i.topic, partition: i.partition, offset: i.offset }));
     if (offsets.length > 0) await this.log.commitOffsets(this.options.group, offsets);
   }
