@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
-import type { KeyValue, Plan, TopicFormat, ValidateFn } from '../plan/plan.js';
+import type { KeyValue, PipelineDefinition, TopicFormat, ValidateFn } from '../plan/plan.js';
 import { type OperatorOptions, PlanGraph, Stream, Table } from './stream.js';
 
 /** How a source finds each value's event time. */
@@ -96,12 +96,7 @@ export interface TableOptions<V, K extends KeyValue> extends OperatorOptions {
   readonly idleTimeoutMs?: number;
 }
 
-/** A named pipeline definition: what a pipeline module exports and `freshet run` runs. */
-export interface PipelineDefinition {
-  readonly name: string;
-  /** Builds a fresh plan (each call runs the definition function again). */
-  plan(): Plan;
-}
+export type { PipelineDefinition } from '../plan/plan.js';
 
 /**
  * Defines a pipeline. Pipelines are plain TypeScript modules that export one as default.

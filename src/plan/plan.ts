@@ -172,6 +172,16 @@ export type PlanNode =
   | TopicSinkNode
   | CollectSinkNode;
 
+/**
+ * A named pipeline definition: what a pipeline module exports (made by the DSL's `pipeline()`) and what
+ * runners and `freshet run` take. Defined here so the runtime depends on plans, not on the DSL.
+ */
+export interface PipelineDefinition {
+  readonly name: string;
+  /** Builds a fresh plan (each call runs the definition function again). */
+  plan(): Plan;
+}
+
 /** A pipeline's plan: its nodes in the order they were defined (inputs always come first). */
 export interface Plan {
   readonly pipeline: string;

@@ -1,7 +1,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
-import type { PipelineDefinition } from '../../dsl/pipeline.js';
+import type { PipelineDefinition } from '../../plan/plan.js';
 import type { EventLog } from '../../log/log.js';
 import { LogHost } from '../../log/remote/log-host.js';
 import { type Plan, describePlan } from '../../plan/plan.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
-import type { PipelineDefinition } from '../../dsl/pipeline.js';
+import type { PipelineDefinition } from '../../plan/plan.js';
 
 /**
  * Where a pipeline's code lives, so every worker thread can load it: plans hold user functions, which
