@@ -194,7 +194,7 @@ export class EmbeddedLog implements EventLog {
       config: { ...topic.config },
       partitions: topic.partitions.map((p, partition) => ({
         partition,
-        earliestOffset: p.earliestOffset,
+        earliestOffset: p.currentEarliestOffset(),
         latestOffset: p.latestOffset,
         sizeBytes: p.sizeBytes,
         segments: p.segmentCount,
@@ -262,7 +262,7 @@ export class EmbeddedLog implements EventLog {
   }
 
   async earliestOffset(topic: string, partition: number): Promise<number> {
-    return this.partition(topic, partition).earliestOffset;
+    return this.partition(topic, partition).currentEarliestOffset();
   }
 
   async latestOffset(topic: string, partition: number): Promise<number> {

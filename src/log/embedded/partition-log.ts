@@ -94,6 +94,12 @@ export class PartitionLog {
     return this.segments[0]!.baseOffset;
   }
 
+  /** The earliest offset as of now: a read-only follower first picks up the writer's deletions. */
+  currentEarliestOffset(): number {
+    if (this.options.readOnly) this.refresh();
+    return this.segments[0]!.baseOffset;
+  }
+
   get latestOffset(): number {
     if (this.options.readOnly) this.refresh();
     return this.highWatermark;
@@ -340,6 +346,9 @@ export class PartitionLog {
   private refresh(): void {
     let grew = this.active.refreshFromFile();
     const bases = listSegmentBases(this.options.dir);
+    // Segments the writer deleted (retention): let go of their descriptors, so the disk space is freed.
+    const present = new Set(bases);
+    while (this.segments.length > 1 && !present.has(this.segments[0]!.baseOffset)) this.segments.shift()!.close();
     for (const base of bases) {
       if (base !== this.active.nextOffset || base === this.active.baseOffset) continue;
       const { segment } = Segment.open(this.options.dir, base, true, true);

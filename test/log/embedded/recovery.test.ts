@@ -163,6 +163,14 @@ describe('EmbeddedLog crash recovery', () => {
     await fill(writer, 40, 1024); // rolls several segments
     expect(await reader.latestOffset('t', 0)).toBe(43);
     expect(await readAll(reader)).toEqual(await readAll(writer));
+    // Retention in the writer: the reader lets go of the deleted segments and moves its earliest offset.
+    await writer.createTopic('aged', { partitions: 1, segmentBytes: 1024, retentionBytes: 1024 });
+    for (let i = 0; i < 60; i++) await writer.append('aged', 0, [{ value: enc(`v${i}-${'x'.repeat(40)}`) }]);
+    expect(await reader.latestOffset('aged', 0)).toBe(60);
+    await writer.enforceRetention();
+    expect(await reader.latestOffset('aged', 0)).toBe(60);
+    expect(await reader.earliestOffset('aged', 0)).toBe(await writer.earliestOffset('aged', 0));
+    expect(await reader.earliestOffset('aged', 0)).toBeGreaterThan(0);
     await writer.createTopic('later', { partitions: 2 });
     expect(await reader.listTopics()).toContain('later');
     await expect(reader.append('t', 0, [{ value: enc('x') }])).rejects.toMatchObject({ code: 'FRESHET_INVALID_ARGUMENT' });
