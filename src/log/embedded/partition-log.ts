@@ -70,20 +70,25 @@ export class PartitionLog {
       log.segments.push(Segment.create(options.dir, 0));
       fsyncDirSync(options.dir);
     }
-    for (let i = 0; i < bases.length; i++) {
-      const isLast = i === bases.length - 1;
-      const { segment, tail } = Segment.open(options.dir, bases[i]!, isLast, options.readOnly);
-      const previous = log.segments[log.segments.length - 1];
-      if (previous && previous.nextOffset !== segment.baseOffset) {
-        for (const s of [...log.segments, segment]) s.close();
-        throw new FreshetError(
-          ErrorCodes.LOG_CORRUPT,
-          `segments of ${options.topic}/${options.partition} are not contiguous: ${previous.logFile} ends at offset ${previous.nextOffset}, next segment starts at ${segment.baseOffset}`,
-          { topic: options.topic, partition: options.partition, file: segment.logFile },
-        );
+    try {
+      for (let i = 0; i < bases.length; i++) {
+        const isLast = i === bases.length - 1;
+        const { segment, tail } = Segment.open(options.dir, bases[i]!, isLast, options.readOnly);
+        log.segments.push(segment);
+        const previous = log.segments[log.segments.length - 2];
+        if (previous && previous.nextOffset !== segment.baseOffset) {
+          throw new FreshetError(
+            ErrorCodes.LOG_CORRUPT,
+            `segments of ${options.topic}/${options.partition} are not contiguous: ${previous.logFile} ends at offset ${previous.nextOffset}, next segment starts at ${segment.baseOffset}`,
+            { topic: options.topic, partition: options.partition, file: segment.logFile },
+          );
+        }
+        if (tail) log.reportTornTail(segment, tail);
       }
-      log.segments.push(segment);
-      if (tail) log.reportTornTail(segment, tail);
+    } catch (error) {
+      // Opening failed part-way (corruption): close what was opened.
+      for (const s of log.segments) s.close();
+      throw error;
     }
     log.writtenEnd = log.active.nextOffset;
     log.highWatermark = log.writtenEnd;
