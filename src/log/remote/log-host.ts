@@ -73,7 +73,8 @@ export class LogHost {
       (error: unknown) => this.reply({ id: request.id, ok: false, error: transferError(error) }, []),
     );
     this.inflight.add(tracked);
-    void tracked.finally(() => this.inflight.delete(tracked));
+    // A failed reply (the port is gone) must not become an unhandled rejection.
+    tracked.catch(() => {}).finally(() => this.inflight.delete(tracked));
   }
 
   /** Calls the log at once (no await before the call: arrival order is call order). */
@@ -126,16 +127,17 @@ export class LogHost {
     }
   }
 
-  /** The client closed: close the log if we own it, let the calls in flight settle, answer, detach. */
+  /** The client closed: let the calls in flight settle, close the log if we own it, answer, detach. */
   private async closeForClient(id: number): Promise<void> {
     this.detached = true;
     let response: LogResponse = { id, ok: true, result: undefined };
+    // Calls in flight finish against an open log first.
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     try {
       if (this.options.ownsLog) await this.log.close();
     } catch (error) {
       response = { id, ok: false, error: transferError(error) };
     }
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     this.reply(response, []);
     this.port.close();
   }
