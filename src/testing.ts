@@ -24,6 +24,7 @@ import { PipelineRunner } from './runtime/pipeline-runner.js';
 export { ManualClock } from './core/clock.js';
 export { MemoryLog } from './log/memory/memory-log.js';
 
+/** Options of `TestDriver.create`. */
 export interface TestDriverOptions {
   /** Source topics to create, with their partition counts. */
   readonly topics: Readonly<Record<string, { readonly partitions: number }>>;
@@ -31,6 +32,7 @@ export interface TestDriverOptions {
   readonly startMs?: number;
 }
 
+/** Options of `TestDriver.send`. */
 export interface SendOptions {
   /** Partition to append to (default 0). */
   readonly partition?: number;

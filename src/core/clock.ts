@@ -7,6 +7,7 @@ export interface Clock {
   nowMs(): number;
 }
 
+/** The real clock (`Date.now()`): the default everywhere. */
 export const systemClock: Clock = { nowMs: () => Date.now() };
 
 /**

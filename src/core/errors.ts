@@ -60,6 +60,7 @@ export const ErrorCodes = {
   ASSERTION_FAILED: 'FRESHET_ASSERTION_FAILED',
 } as const;
 
+/** Any of Freshet's error codes (`FRESHET_*`). */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** An error with a stable machine-readable code and optional structured details. */

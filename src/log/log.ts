@@ -66,6 +66,7 @@ export interface ReadOptions {
   readonly maxBytes?: number;
 }
 
+/** What one `read` returns. */
 export interface ReadResult {
   /** Consecutive batches starting at the requested offset (possibly empty at the end of the log). */
   readonly batches: readonly RecordBatchView[];
@@ -75,6 +76,7 @@ export interface ReadResult {
   readonly highWatermark: number;
 }
 
+/** Where an `append` put its records. */
 export interface AppendResult {
   readonly topic: string;
   readonly partition: number;
@@ -95,6 +97,7 @@ export interface TopicConfig {
   readonly segmentBytes?: number;
 }
 
+/** One partition as `describeTopic` reports it. */
 export interface PartitionInfo {
   readonly partition: number;
   readonly earliestOffset: number;
@@ -103,12 +106,14 @@ export interface PartitionInfo {
   readonly segments: number;
 }
 
+/** A topic's configuration and partitions. */
 export interface TopicDescription {
   readonly name: string;
   readonly config: Required<Pick<TopicConfig, 'partitions'>> & TopicConfig;
   readonly partitions: readonly PartitionInfo[];
 }
 
+/** An offset in one partition of one topic (produce results, committed offsets). */
 export interface TopicPartitionOffset {
   readonly topic: string;
   readonly partition: number;

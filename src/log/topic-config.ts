@@ -8,12 +8,14 @@ export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** Kafka's rule for topic names, so a topic can move to a broker unchanged. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
+/** Throws FRESHET_INVALID_ARGUMENT unless `name` follows Kafka's topic-name rule. */
 export function validateTopicName(name: string): void {
   if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
     throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid topic name '${name}': use 1-249 of [a-zA-Z0-9._-]`, { topic: name });
   }
 }
 
+/** Throws FRESHET_INVALID_ARGUMENT for an impossible topic configuration. */
 export function validateTopicConfig(config: TopicConfig): void {
   const { partitions, retentionMs, retentionBytes, segmentBytes } = config;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > Limits.maxPartitions) {

@@ -9,12 +9,14 @@
 /** Values a key may take: keys are compared and hashed as primitives, as ksqlDB keys are. */
 export type KeyValue = string | number;
 
+/** A window definition, as made by `tumbling()`, `hopping()`, `sliding()` and `session()` (see docs/windows.md). */
 export type WindowSpec =
   | { readonly type: 'tumbling'; readonly sizeMs: number; readonly offsetMs: number }
   | { readonly type: 'hopping'; readonly sizeMs: number; readonly advanceMs: number; readonly offsetMs: number }
   | { readonly type: 'sliding'; readonly maxDifferenceMs: number }
   | { readonly type: 'session'; readonly gapMs: number };
 
+/** `final`: one result per window when it closes; `updates`: also every change, once per batch. */
 export type EmitMode = 'final' | 'updates';
 
 /** Value formats of topics at the edges of a pipeline. */
@@ -158,6 +160,7 @@ export interface CollectSinkNode {
   readonly sinkName: string;
 }
 
+/** Any node of a plan graph. */
 export type PlanNode =
   | SourceNode
   | FilterNode

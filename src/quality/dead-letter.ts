@@ -12,6 +12,7 @@ export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
 }
 
+/** A rejected record with why and where it was rejected (see `deadLetterRecord`). */
 export interface DeadLetter {
   /** The original bytes, unchanged. */
   readonly value: Uint8Array | null;

@@ -6,6 +6,7 @@ import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
 import { DeadLetterBuffer, decodeSourceBatches } from './source-decoder.js';
 
+/** Options of `PipelineRunner.start`; only `log` is required. */
 export interface RunnerOptions {
   readonly log: EventLog;
   readonly clock?: Clock;

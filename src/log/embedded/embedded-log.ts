@@ -29,6 +29,7 @@ import { type FsyncPolicy, PartitionLog } from './partition-log.js';
 
 export type { FsyncPolicy } from './partition-log.js';
 
+/** Options of `EmbeddedLog.open`; only `dataDir` is required. */
 export interface EmbeddedLogOptions {
   /** Directory holding everything (created if missing). */
   readonly dataDir: string;
