@@ -16,6 +16,7 @@ import { EmbeddedLog } from '../src/log/embedded/embedded-log.js';
 import type { EventLog } from '../src/log/log.js';
 import type { TopicFormat } from '../src/plan/plan.js';
 import { pack, unpack } from 'msgpackr';
+import type { Batch } from '../src/runtime/batch.js';
 import { compile } from '../src/runtime/compile.js';
 import { PipelineRunner } from '../src/runtime/pipeline-runner.js';
 import { note, report } from './report.js';
@@ -190,11 +191,16 @@ function runFromMemory(definition: PipelineDefinition, events: Click[], keys: nu
     const rows = Array.from({ length: keys }, (_, i) => ({ user: `u${i}`, segment: `s${i % 7}` }));
     table.pushPartition(0, { values: rows, timestamps: rows.map(() => 0), keys: rows.map((r) => r.user) }, 0);
   }
-  delivered = 0;
-  const start = performance.now();
+  // Batches are cut before the clock starts: the ceiling loops do not pay for slicing either.
+  const batches: Batch[] = [];
   for (let i = 0; i < events.length; i += 4096) {
     const values = events.slice(i, i + 4096);
-    source.pushPartition(0, { values, timestamps: values.map((e) => e.ts), keys: null }, 0);
+    batches.push({ values, timestamps: values.map((e) => e.ts), keys: null });
+  }
+  delivered = 0;
+  const start = performance.now();
+  for (const batch of batches) {
+    source.pushPartition(0, batch, 0);
     source.updateWatermark(0);
   }
   source.finish();
