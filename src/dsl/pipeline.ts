@@ -119,8 +119,8 @@ export function pipeline(name: string, define: (p: PipelineBuilder) => void): Pi
     plan() {
       const graph = new PlanGraph(name);
       define(new PipelineBuilder(graph));
-      if (!graph.nodes.some((n) => n.kind === 'topicSink' || n.kind === 'collectSink')) {
-        throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${name}' has no sink: end a stream with toTopic() or collect()`);
+      if (!graph.nodes.some((n) => n.kind === 'topicSink' || n.kind === 'viewSink' || n.kind === 'collectSink')) {
+        throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${name}' has no sink: end a stream with toTopic(), toView() or collect()`);
       }
       return graph.toPlan();
     },

@@ -1,5 +1,6 @@
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { EmitMode, KeyValue, Plan, PlanAggregator, PlanNode, TopicFormat, WindowSpec } from '../plan/plan.js';
+import { type ViewDefinition, type ViewKind, viewTopic } from '../plan/view-update.js';
 import { type Aggregator, type AnyAggregator, type OutputOf, aggregate as combine, isAggregator } from './aggregators/index.js';
 
 /** Options every operator takes: its stable name (the key for its state, checkpoints and metrics). */
@@ -167,6 +168,54 @@ export class Stream<T> {
   toTopic(topic: string, options: OperatorOptions & { format?: TopicFormat; partitions?: number } = {}): void {
     const name = options.name ?? this.graph.autoName('toTopic');
     this.graph.add({ kind: 'topicSink', name, input: this.nodeName, topic, format: options.format ?? 'json', partitions: options.partitions ?? 1 });
+  }
+
+  /**
+   * Writes the values to a view, the serving side's read model (queried over HTTP, SQL and SSE; see
+   * docs/api.md). Window results become one row per (key, window): `kv` keeps the latest per key,
+   * `timeseries` one point per window, `table` a DuckDB table for SQL. Other values need a key: the
+   * stream's key, or `options.key`. Updates go through the view's results topic (`freshet.view.<name>`),
+   * so the query side can run in its own process and rebuild the view from the log; replays overwrite
+   * rows instead of duplicating them.
+   *
+   * @example
+   * ```ts
+   * orders.keyBy((o) => o.region)
+   *   .window(tumbling({ sizeMs: 60_000 }), { emit: 'updates' })
+   *   .aggregate({ orders: count(), revenue: sum((o: Order) => o.amount) })
+   *   .toView('revenue-per-minute', { kind: 'timeseries', retentionMs: 86_400_000 });
+   * customers.toView('customer', { kind: 'kv', key: (c) => c.id });
+   * ```
+   */
+  toView(viewName: string, options: OperatorOptions & { kind: ViewKind; key?: (value: T) => KeyValue; retentionMs?: number; partitions?: number }): void {
+    if (!/^[a-zA-Z0-9._-]{1,200}$/.test(viewName)) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `invalid view name '${viewName}': use 1-200 of [a-zA-Z0-9._-]`);
+    }
+    if (!['kv', 'timeseries', 'table'].includes(options.kind)) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `view '${viewName}': kind must be 'kv', 'timeseries' or 'table', not '${String(options.kind)}'`);
+    }
+    if (options.retentionMs !== undefined && !(Number.isSafeInteger(options.retentionMs) && options.retentionMs > 0)) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `view '${viewName}': retentionMs must be a positive integer`);
+    }
+    const name = options.name ?? `toView-${viewName}`;
+    const upstream = this.graph.nodes.find((n) => n.name === this.nodeName);
+    const aggregator = upstream?.kind === 'windowAggregate' ? upstream.aggregator : null;
+    const view: ViewDefinition = {
+      name: viewName,
+      kind: options.kind,
+      pipeline: this.graph.pipeline,
+      topic: viewTopic(viewName),
+      ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
+    };
+    this.graph.add({
+      kind: 'viewSink',
+      name,
+      input: this.nodeName,
+      view,
+      partitions: options.partitions ?? 1,
+      key: (options.key as ((value: unknown) => KeyValue) | undefined) ?? null,
+      aggregator,
+    });
   }
 
   /**

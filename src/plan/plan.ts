@@ -6,6 +6,8 @@
  * Every node has a stable `name`, unique in its pipeline: the key for its state, checkpoints and metrics.
  */
 
+import type { ViewDefinition } from './view-update.js';
+
 /** Values a key may take: keys are compared and hashed as primitives, as ksqlDB keys are. */
 export type KeyValue = string | number;
 
@@ -152,6 +154,22 @@ export interface TopicSinkNode {
   readonly partitions: number;
 }
 
+/**
+ * Writes results to a view (the serving side's read model): `ViewUpdate`s to the view's results topic,
+ * and the view's definition to the registry topic when the pipeline starts. See src/plan/view-update.ts.
+ */
+export interface ViewSinkNode {
+  readonly kind: 'viewSink';
+  readonly name: string;
+  readonly input: string;
+  readonly view: ViewDefinition;
+  readonly partitions: number;
+  /** The view key of a value that is not a window result; null: the stream's key. */
+  readonly key: ((value: unknown) => KeyValue) | null;
+  /** The window aggregator feeding it, when its input is a window aggregate (time series keep its accumulators). */
+  readonly aggregator: PlanAggregator | null;
+}
+
 export interface CollectSinkNode {
   readonly kind: 'collectSink';
   readonly name: string;
@@ -173,6 +191,7 @@ export type PlanNode =
   | TableJoinNode
   | IntervalJoinNode
   | TopicSinkNode
+  | ViewSinkNode
   | CollectSinkNode;
 
 /**
@@ -208,7 +227,7 @@ export function describePlan(plan: Plan): unknown {
       Object.fromEntries(
         Object.entries(node).map(([k, v]) => {
           if (typeof v === 'function') return [k, 'fn'];
-          if (k === 'aggregator') return [k, (v as PlanAggregator).kind];
+          if (k === 'aggregator') return [k, v === null ? null : (v as PlanAggregator).kind];
           return [k, v];
         }),
       ),

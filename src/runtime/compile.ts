@@ -5,10 +5,10 @@ import { ChainOperator, type ChainStep } from './operators/chain-operator.js';
 import { IntervalJoinOperator, TableJoinOperator } from './operators/join-operators.js';
 import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOperator } from './operators/simple-operators.js';
 import { SourceOperator } from './operators/source-operator.js';
-import { TopicSinkOperator } from './operators/topic-sink-operator.js';
+import { TopicSinkOperator, formatEncoder, viewUpdateEncoder } from './operators/topic-sink-operator.js';
 import { SessionWindowOperator } from './operators/session-window-operator.js';
 import { SlidingWindowOperator } from './operators/sliding-window-operator.js';
-import { AlignedWindowOperator, type WindowOperatorBase } from './operators/window-operator.js';
+import { AlignedWindowOperator, WindowOperatorBase } from './operators/window-operator.js';
 
 /** The operator graph of one task: what the runner drives. */
 export interface CompiledGraph {
@@ -134,10 +134,24 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
         break;
       }
       case 'topicSink': {
-        const op = new TopicSinkOperator(node.name, node.topic, node.format);
+        const op = new TopicSinkOperator(node.name, node.topic, formatEncoder(node.format));
         topicSinks.push(op);
         operators.set(node.name, op);
         connect(node.input, op, 0);
+        break;
+      }
+      case 'viewSink': {
+        const op = new TopicSinkOperator(node.name, node.view.topic, viewUpdateEncoder(node));
+        topicSinks.push(op);
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
+        // A time-series view re-aggregates windows from their accumulators; attach them only when every
+        // reader of the window is a view (other sinks would write the bytes out).
+        const upstream = operators.get(node.input);
+        const readers = consumers.get(node.input) ?? [];
+        if (node.view.kind === 'timeseries' && upstream instanceof WindowOperatorBase && readers.every((r) => r.kind === 'viewSink' || r.kind === 'lateOutput')) {
+          upstream.attachAccumulators = true;
+        }
         break;
       }
       case 'collectSink': {

@@ -4,6 +4,7 @@ import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
+import { prepareSinkTopics } from './sink-topics.js';
 import { DeadLetterBuffer, decodeSourceBatches } from './source-decoder.js';
 
 /** Options of `PipelineRunner.start`; only `log` is required. */
@@ -74,8 +75,8 @@ export class PipelineRunner {
     const sourceTopics = new Map<string, number>();
     for (const node of plan.nodes) {
       if (node.kind === 'source') sourceTopics.set(node.topic, (await log.describeTopic(node.topic)).partitions.length);
-      if (node.kind === 'topicSink') await log.ensureTopic(node.topic, { partitions: node.partitions });
     }
+    await prepareSinkTopics(plan, log, clock.nowMs());
     const graph = compile(plan, { partitionsOf: (t) => sourceTopics.get(t)!, nowMs: clock.nowMs() });
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(`freshet.${plan.pipeline}`)) committed.set(`${c.topic}/${c.partition}`, c.offset);

@@ -35,6 +35,11 @@ export abstract class WindowOperatorBase implements Operator {
   protected lateValues: unknown[] = [];
   protected lateTimestamps: number[] = [];
   protected lateKeys: KeyValue[] = [];
+  /**
+   * Results also carry `acc`, the accumulator encoded at emission: set when a time-series view reads
+   * this operator, so the view can re-aggregate windows (`step`) by merging instead of averaging results.
+   */
+  attachAccumulators = false;
 
   constructor(
     readonly name: string,
@@ -82,6 +87,13 @@ export abstract class WindowOperatorBase implements Operator {
     emit(this.outputs, { values, timestamps: windows.map((w) => w.endMs - 1), keys: windows.map((w) => w.key) });
   }
 
+  protected windowResult(key: KeyValue, windowStartMs: number, windowEndMs: number, acc: unknown, final: boolean): unknown {
+    const value = this.aggregator.result(acc);
+    return this.attachAccumulators
+      ? { key, windowStartMs, windowEndMs, value, final, acc: this.aggregator.encode(acc) }
+      : { key, windowStartMs, windowEndMs, value, final };
+  }
+
   protected emitSlots(slots: readonly Slot[], isFinal: (slot: Slot) => boolean): void {
     if (slots.length === 0) return;
     const values: unknown[] = new Array(slots.length);
@@ -89,13 +101,7 @@ export abstract class WindowOperatorBase implements Operator {
     const keys: KeyValue[] = new Array(slots.length);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
-      values[i] = {
-        key: slot.key,
-        windowStartMs: slot.startMs,
-        windowEndMs: slot.endMs,
-        value: this.aggregator.result(slot.acc),
-        final: isFinal(slot),
-      };
+      values[i] = this.windowResult(slot.key, slot.startMs, slot.endMs, slot.acc, isFinal(slot));
       // A window result happens at the window's last instant (as Flink's window.maxTimestamp()).
       timestamps[i] = slot.endMs - 1;
       keys[i] = slot.key;
@@ -234,7 +240,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   }
 
   private result(key: KeyValue, windowStartMs: number, windowEndMs: number, acc: unknown, final: boolean): unknown {
-    return { key, windowStartMs, windowEndMs, value: this.aggregator.result(acc), final };
+    return this.windowResult(key, windowStartMs, windowEndMs, acc, final);
   }
 }
 

@@ -1,3 +1,4 @@
+import { prepareSinkTopics } from '../sink-topics.js';
 import { MessageChannel } from 'node:worker_threads';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
@@ -89,8 +90,8 @@ export class ParallelRunner {
     const partitions = new Map<string, number>();
     for (const node of plan.nodes) {
       if (node.kind === 'source' && !partitions.has(node.topic)) partitions.set(node.topic, (await log.describeTopic(node.topic)).partitions.length);
-      if (node.kind === 'topicSink') await log.ensureTopic(node.topic, { partitions: node.partitions });
     }
+    await prepareSinkTopics(plan, log, clock.nowMs());
     const layout = planStages(plan, {
       partitionsOf: (topic) => partitions.get(topic)!,
       ...(options.repartitionPartitions !== undefined && { repartitionPartitions: options.repartitionPartitions }),
