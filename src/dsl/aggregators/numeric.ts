@@ -19,22 +19,23 @@ export type NumericValue = number | null | undefined;
 /**
  * Accumulator of `sum()` (and the sum inside `avg()`): an exact running sum.
  *
- * The finite inputs' exact total is `big·2^1023 + partials[0] + ... + partials[n-1]`: `partials` are
- * doubles below 2^1023 in magnitude kept by Shewchuk's algorithm (as Python's math.fsum), usually one
- * or two, at most ~40 whatever the input; `big` carries whole multiples of 2^1023 so that no step can
- * overflow, which keeps the sum exact (and order-independent) even when an intermediate total leaves
- * the double range. Non-finite inputs (±Infinity, NaN) add into `special` with IEEE semantics instead.
+ * The finite inputs' exact total is `big·2^1023 + p[0] + ... + p[n-1]`: the partials `p` are doubles
+ * below 2^1023 in magnitude kept by Shewchuk's algorithm (as Python's math.fsum), usually one or two, at
+ * most ~40 whatever the input; `big` carries whole multiples of 2^1023 so that no step can overflow,
+ * which keeps the sum exact (and order-independent) even when an intermediate total leaves the double
+ * range. Non-finite inputs (±Infinity, NaN) add into `special` with IEEE semantics instead.
+ *
+ * Layout: one plain array of doubles, `[n, big, special, p[0], ..., p[n-1], stale...]`. One array and no
+ * object around it, because window state holds millions of these: ~80 bytes each instead of ~110 for an
+ * object holding a partials array (and ~250 for a small Float64Array).
  */
-export interface SumAcc {
-  /**
-   * The partials, `n` of them in use (entries past `n` are stale). A plain array of doubles, not a
-   * Float64Array: a small typed array costs ~250 bytes per accumulator, and window state holds millions.
-   */
-  partials: number[];
-  n: number;
-  big: number;
-  special: number;
-}
+export type SumAcc = number[];
+
+const N = 0;
+const BIG_COUNT = 1;
+const SPECIAL = 2;
+/** Index of the first partial. */
+const P0 = 3;
 
 /** 2^1023: partials stay below it, so the sum of two never overflows. */
 const BIG = 2 ** 1023;
@@ -42,28 +43,28 @@ const BIG = 2 ** 1023;
 const MAX_PARTIALS = 64;
 
 export function createExactSum(): SumAcc {
-  // A double literal, so the array starts with double elements and never changes representation.
-  return { partials: [0.5], n: 0, big: 0, special: 0 };
+  // Double literals, so the array starts with double elements and never changes representation; room
+  // for two partials, the usual need, so most sums never grow it.
+  return [0, 0, 0, 0.5, 0.5];
 }
 
-/** Adds `x` exactly into `acc` (no allocation unless the partials array grows, which is bounded). */
+/** Adds `x` exactly into `acc` (no allocation unless the array grows, which is bounded). */
 export function exactSumAdd(acc: SumAcc, x: number): void {
   if (!(Math.abs(x) < BIG)) {
     if (x - x !== 0) {
       // ±Infinity or NaN.
-      acc.special += x;
+      acc[SPECIAL] = acc[SPECIAL]! + x;
       return;
     }
     // |x| in [2^1023, 2^1024): x ∓ 2^1023 is exact (Sterbenz).
     const sign = x > 0 ? 1 : -1;
     x -= sign * BIG;
-    acc.big += sign;
+    acc[BIG_COUNT] = acc[BIG_COUNT]! + sign;
   }
-  const p = acc.partials;
-  const n = acc.n;
-  let i = 0;
-  for (let j = 0; j < n; j++) {
-    let y = p[j]!;
+  const end = P0 + acc[N]!;
+  let i = P0;
+  for (let j = P0; j < end; j++) {
+    let y = acc[j]!;
     if (Math.abs(x) < Math.abs(y)) {
       const t = x;
       x = y;
@@ -72,50 +73,57 @@ export function exactSumAdd(acc: SumAcc, x: number): void {
     // Two-sum: hi + lo == x + y exactly; |x|, |y| < 2^1023 so hi is finite.
     let hi = x + y;
     const lo = y - (hi - x);
-    if (lo !== 0) p[i++] = lo;
+    if (lo !== 0) acc[i++] = lo;
     if (!(Math.abs(hi) < BIG)) {
       const sign = hi > 0 ? 1 : -1;
       hi -= sign * BIG;
-      acc.big += sign;
+      acc[BIG_COUNT] = acc[BIG_COUNT]! + sign;
     }
     x = hi;
   }
-  p[i] = x; // i <= n: overwrites a stale entry or appends
-  acc.n = i + 1;
+  acc[i] = x; // i <= end: overwrites a stale entry or appends
+  acc[N] = i + 1 - P0;
+}
+
+/** The number of partials in use. */
+function partialCount(acc: SumAcc): number {
+  return acc[N]!;
 }
 
 /** Adds `b` into `a` (exact, so the order of merges does not change the result). */
 export function exactSumMerge(a: SumAcc, b: SumAcc): void {
-  if (a === b) b = { partials: b.partials.slice(0, b.n), n: b.n, big: b.big, special: b.special };
-  else if (a.partials === b.partials) throw new FreshetError(ErrorCodes.ASSERTION_FAILED, 'two sum accumulators share partials');
-  for (let j = 0; j < b.n; j++) exactSumAdd(a, b.partials[j]!);
-  a.big += b.big;
-  a.special += b.special;
+  if (a === b) b = b.slice(0, P0 + b[N]!);
+  const end = P0 + b[N]!;
+  for (let j = P0; j < end; j++) exactSumAdd(a, b[j]!);
+  a[BIG_COUNT] = a[BIG_COUNT]! + b[BIG_COUNT]!;
+  a[SPECIAL] = a[SPECIAL]! + b[SPECIAL]!;
 }
 
 const scratch = createExactSum();
 
 /** The exact total correctly rounded to the nearest double (ties to even); zero is always +0. */
 export function exactSumResult(acc: SumAcc): number {
-  if (acc.special !== 0) return acc.special;
-  const big = acc.big;
+  if (acc[SPECIAL] !== 0) return acc[SPECIAL]!;
+  const big = acc[BIG_COUNT]!;
   // Beyond 3·2^1023 + (partials < 2^1023·(1+ε)) the total is past the largest double.
   if (big >= 4) return Infinity;
   if (big <= -4) return -Infinity;
   // Re-run the partials through the algorithm into scratch: an overflow carry can leave them out of
   // order, and the final rounding needs them non-overlapping and increasing.
-  scratch.n = 0;
-  scratch.big = 0;
-  for (let j = 0; j < acc.n; j++) exactSumAdd(scratch, acc.partials[j]!);
-  const carried = scratch.big + big;
+  scratch[N] = 0;
+  scratch[BIG_COUNT] = 0;
+  const end = P0 + acc[N]!;
+  for (let j = P0; j < end; j++) exactSumAdd(scratch, acc[j]!);
+  const carried = scratch[BIG_COUNT]! + big;
   if (carried !== 0) {
     // Fold the multiples of 2^1023 back in; if the total is outside the double range this overflows.
     const unit = carried > 0 ? BIG : -BIG;
     for (let k = Math.abs(carried); k > 0; k--) {
-      const p = scratch.partials;
+      const p = scratch;
       let x = unit;
-      let i = 0;
-      for (let j = 0; j < scratch.n; j++) {
+      let i = P0;
+      const stop = P0 + scratch[N]!;
+      for (let j = P0; j < stop; j++) {
         let y = p[j]!;
         if (Math.abs(x) < Math.abs(y)) {
           const t = x;
@@ -128,19 +136,20 @@ export function exactSumResult(acc: SumAcc): number {
         if (lo !== 0) p[i++] = lo;
         x = hi;
       }
-      p[i] = x; // i <= scratch.n: overwrites a stale entry or appends
-      scratch.n = i + 1;
+      p[i] = x; // i <= stop: overwrites a stale entry or appends
+      scratch[N] = i + 1 - P0;
     }
   }
-  return roundPartials(scratch.partials, scratch.n);
+  return roundPartials(scratch, P0, P0 + scratch[N]!);
 }
 
-/** Correctly rounded sum of non-overlapping partials in increasing magnitude (fsum's last step). */
-function roundPartials(p: readonly number[], n: number): number {
-  if (n === 0) return 0;
+/** Correctly rounded sum of non-overlapping partials `p[from..to)` in increasing magnitude (fsum's last step). */
+function roundPartials(p: readonly number[], from: number, to: number): number {
+  let n = to;
+  if (n === from) return 0;
   let hi = p[--n]!;
   let lo = 0;
-  while (n > 0) {
+  while (n > from) {
     const x = hi;
     const y = p[--n]!;
     hi = x + y;
@@ -149,7 +158,7 @@ function roundPartials(p: readonly number[], n: number): number {
     if (lo !== 0) break;
   }
   // Round half-even correctly when the remaining partials push the discarded half one way.
-  if (n > 0 && ((lo < 0 && p[n - 1]! < 0) || (lo > 0 && p[n - 1]! > 0))) {
+  if (n > from && ((lo < 0 && p[n - 1]! < 0) || (lo > 0 && p[n - 1]! > 0))) {
     const y = lo * 2;
     const x = hi + y;
     const yr = x - hi;
@@ -160,32 +169,32 @@ function roundPartials(p: readonly number[], n: number): number {
 
 /** sumBody := n:varuint partial:f64[n] big:varint hasSpecial:u8 (special:f64 if hasSpecial = 1) */
 function writeSumBody(w: ByteWriter, acc: SumAcc): void {
-  w.varuint(acc.n);
-  for (let i = 0; i < acc.n; i++) w.f64(acc.partials[i]!);
-  w.varint(acc.big);
-  if (acc.special === 0) w.u8(0);
-  else w.u8(1).f64(acc.special);
+  const n = acc[N]!;
+  w.varuint(n);
+  for (let i = 0; i < n; i++) w.f64(acc[P0 + i]!);
+  w.varint(acc[BIG_COUNT]!);
+  if (acc[SPECIAL] === 0) w.u8(0);
+  else w.u8(1).f64(acc[SPECIAL]!);
 }
 
 function readSumBody(r: ByteReader): SumAcc {
   const n = r.varuint();
   if (n > MAX_PARTIALS) throw r.fail(`${n} partial sums (at most ${MAX_PARTIALS})`);
   const acc = createExactSum();
-  acc.partials = n > 0 ? new Array<number>(n).fill(0.5) : [0.5];
   for (let i = 0; i < n; i++) {
     const v = r.f64();
     if (!(Math.abs(v) < BIG)) throw r.fail('partial sum out of range');
     // Every partial but the last is a non-zero rounding error; the last (the running total) may be 0.
     if (v === 0 && i < n - 1) throw r.fail('zero partial sum below the top');
-    acc.partials[i] = v;
+    acc[P0 + i] = v;
   }
-  acc.n = n;
-  acc.big = r.varint();
+  acc[N] = n;
+  acc[BIG_COUNT] = r.varint();
   const flag = r.u8();
   if (flag === 1) {
     const s = r.f64();
     if (Number.isFinite(s)) throw r.fail('special sum must be ±Infinity or NaN');
-    acc.special = s;
+    acc[SPECIAL] = s;
   } else if (flag !== 0) throw r.fail(`bad special flag ${flag}`);
   return acc;
 }
@@ -271,7 +280,7 @@ export function sum<In>(extract?: (input: In) => NumericValue): Aggregator<In, S
     },
     result: exactSumResult,
     encode(acc) {
-      const w = new ByteWriter(16 + acc.n * 8).header('sum');
+      const w = new ByteWriter(16 + partialCount(acc) * 8).header('sum');
       writeSumBody(w, acc);
       return w.finish();
     },
@@ -449,7 +458,7 @@ export function avg<In>(extract?: (input: In) => NumericValue): Aggregator<In, A
     },
     result: (acc) => (acc.count === 0 ? null : exactSumResult(acc.sum) / acc.count),
     encode(acc) {
-      const w = new ByteWriter(24 + acc.sum.n * 8).header('avg').varuint(acc.count);
+      const w = new ByteWriter(24 + partialCount(acc.sum) * 8).header('avg').varuint(acc.count);
       writeSumBody(w, acc.sum);
       return w.finish();
     },
@@ -458,7 +467,7 @@ export function avg<In>(extract?: (input: In) => NumericValue): Aggregator<In, A
       const n = r.varuint();
       const s = readSumBody(r);
       r.end();
-      if (n === 0 && (s.n > 0 || s.special !== 0)) throw invalidState('avg', 'a sum without values');
+      if (n === 0 && (partialCount(s) > 0 || s[SPECIAL] !== 0)) throw invalidState('avg', 'a sum without values');
       return { sum: s, count: n };
     },
   };

@@ -26,6 +26,11 @@ export class ChainOperator implements Operator {
   }
 
   push(batch: Batch): void {
+    const steps = this.steps;
+    if (steps.length === 1 && steps[0]!.kind === 'keyBy') {
+      this.pushKeyBy(batch, steps[0]!.fn);
+      return;
+    }
     const values: unknown[] = [];
     const timestamps: number[] = [];
     const inKeys = batch.keys;
@@ -35,6 +40,18 @@ export class ChainOperator implements Operator {
       this.run(0, batch.values[i], batch.timestamps[i]!, inKeys ? inKeys[i]! : 0, values, timestamps, keys);
     }
     emit(this.outputs, { values, timestamps, keys });
+  }
+
+  /**
+   * A lone keyBy (the usual step before a window) changes only the keys: the output shares the input's
+   * value and timestamp arrays (batches are immutable), so the loop does one call and one store per record.
+   */
+  private pushKeyBy(batch: Batch, keyOf: (value: unknown) => KeyValue): void {
+    const inValues = batch.values;
+    const n = inValues.length;
+    const keys: KeyValue[] = new Array(n);
+    for (let i = 0; i < n; i++) keys[i] = keyOf(inValues[i]);
+    emit(this.outputs, { values: inValues, timestamps: batch.timestamps, keys });
   }
 
   watermark(watermarkMs: number): void {
