@@ -60,6 +60,16 @@ export class WatermarkTracker {
     return this.current;
   }
 
+  /** `[current, ...per-input]`, for checkpoints. */
+  snapshot(): number[] {
+    return [this.current, ...this.inputs];
+  }
+
+  restore(state: readonly number[]): void {
+    this.current = state[0]!;
+    for (let i = 0; i < this.inputs.length; i++) this.inputs[i] = state[i + 1]!;
+  }
+
   update(input: number, watermarkMs: number): number | null {
     if (watermarkMs <= this.inputs[input]!) return null;
     this.inputs[input] = watermarkMs;

@@ -2,6 +2,17 @@
 export class MinHeap {
   private readonly items: number[] = [];
 
+  /** The items in heap order (for snapshots; `MinHeap.of` rebuilds an equivalent heap). */
+  toArray(): number[] {
+    return this.items.slice();
+  }
+
+  /** Replaces the content with `values`. */
+  reset(values: readonly number[]): void {
+    this.items.length = 0;
+    for (const v of values) this.push(v);
+  }
+
   get size(): number {
     return this.items.length;
   }

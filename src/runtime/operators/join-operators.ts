@@ -1,4 +1,5 @@
 import type { IntervalJoinNode, KeyValue, TableJoinNode } from '../../plan/plan.js';
+import { type OperatorSnapshot, checkSnapshot, restoreTimedLists, snapshotTimedLists } from './stateful.js';
 import { type Batch, type Edge, type Operator, WatermarkTracker, emit, emitWatermark } from '../batch.js';
 
 /** A key's table history: version timestamps ascending, with their values (null = deleted). */
@@ -30,6 +31,16 @@ export class TableJoinOperator implements Operator {
 
   watermark(watermarkMs: number, input: number): void {
     if (input === 0) emitWatermark(this.outputs, watermarkMs);
+  }
+
+  /** Every key's table versions (table sources are checkpointed like streams, so a replay sees the same versions). */
+  snapshotState(): OperatorSnapshot {
+    return [1, 'tableJoin', snapshotTimedLists(this.histories)];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'tableJoin', 1, snapshot);
+    restoreTimedLists(snapshot[2] as unknown[], this.histories as Map<KeyValue, { times: number[]; values: unknown[] }>);
   }
 
   /** Number of keys with a history: for metrics and tests. */
@@ -115,6 +126,18 @@ export class IntervalJoinOperator implements Operator {
 
   get name(): string {
     return this.node.name;
+  }
+
+  /** Both sides' buffered records and the input watermarks. */
+  snapshotState(): OperatorSnapshot {
+    return [1, 'intervalJoin', this.tracker.snapshot(), snapshotTimedLists(this.sides[0]), snapshotTimedLists(this.sides[1])];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'intervalJoin', 1, snapshot);
+    this.tracker.restore(snapshot[2] as number[]);
+    restoreTimedLists(snapshot[3] as unknown[], this.sides[0]);
+    restoreTimedLists(snapshot[4] as unknown[], this.sides[1]);
   }
 
   push(batch: Batch, input: number): void {

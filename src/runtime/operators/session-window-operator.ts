@@ -195,6 +195,40 @@ export class SessionWindowOperator extends WindowOperatorBase {
     if (set.size === 0) this.byEnd.delete(session.endMs);
   }
 
+  /**
+   * Live sessions as `[key, startMs, endMs, acc, fired, emittedStartMs, emittedEndMs]` rows, then the end
+   * timers as they are, by row index (their order decides the order of results with equal ends).
+   */
+  protected snapshotWindows(): unknown[] {
+    const rows: unknown[] = [];
+    const index = new Map<Session, number>();
+    for (const [key, list] of this.sessions) {
+      for (const s of list) {
+        index.set(s, rows.length);
+        rows.push([key, s.startMs, s.endMs, this.encodeAcc(s.acc), s.fired, s.emittedStartMs, s.emittedEndMs]);
+      }
+    }
+    const byEnd: unknown[] = [];
+    for (const [end, set] of this.byEnd) byEnd.push([end, [...set].map((s) => index.get(s)!)]);
+    return [rows, byEnd, this.ends.toArray()];
+  }
+
+  protected restoreWindows(state: readonly unknown[]): void {
+    this.sessions.clear();
+    this.byEnd.clear();
+    const sessions: Session[] = [];
+    for (const row of state[0] as [KeyValue, number, number, Uint8Array, boolean, number | null, number][]) {
+      const [key, startMs, endMs, acc, fired, emittedStartMs, emittedEndMs] = row;
+      const session: Session = { startMs, endMs, key, acc: this.decodeAcc(acc), fired, live: true, emittedStartMs, emittedEndMs };
+      sessions.push(session);
+      let list = this.sessions.get(key);
+      if (list === undefined) this.sessions.set(key, (list = []));
+      list.push(session);
+    }
+    for (const [end, indices] of state[1] as [number, number[]][]) this.byEnd.set(end, new Set(indices.map((i) => sessions[i]!)));
+    this.ends.reset(state[2] as number[]);
+  }
+
   /** Number of timer entries: for state-size tests. */
   get timerCount(): number {
     return this.byEnd.size;

@@ -1,3 +1,4 @@
+import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
 import type { KeyValue } from '../../plan/plan.js';
 import { type Batch, type Edge, type Operator, WatermarkTracker, emit, emitWatermark } from '../batch.js';
 
@@ -20,6 +21,15 @@ export class MergeOperator implements Operator {
   watermark(watermarkMs: number, input: number): void {
     const advanced = this.tracker.update(input, watermarkMs);
     if (advanced !== null) emitWatermark(this.outputs, advanced);
+  }
+
+  snapshotState(): OperatorSnapshot {
+    return [1, 'merge', this.tracker.snapshot()];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'merge', 1, snapshot);
+    this.tracker.restore(snapshot[2] as number[]);
   }
 }
 

@@ -121,6 +121,35 @@ export class SlidingWindowOperator extends WindowOperatorBase {
     }
   }
 
+  /**
+   * Per key: its records and its known windows as `[start, fired]` (results are recomputed from the
+   * records); then the timers as they are (their order decides the order of results with equal ends).
+   */
+  protected snapshotWindows(): unknown[] {
+    const rows: unknown[] = [];
+    for (const [key, state] of this.keys) {
+      const windows: [number, boolean][] = [];
+      for (const [start, slot] of state.windows) windows.push([start, slot.fired]);
+      rows.push([key, state.times, state.values, windows]);
+    }
+    const timers: unknown[] = [];
+    for (const [end, list] of this.timers) timers.push([end, list.map((t) => [t.key, t.start])]);
+    return [rows, timers, this.timerEnds.toArray()];
+  }
+
+  protected restoreWindows(state: readonly unknown[]): void {
+    this.keys.clear();
+    this.timers.clear();
+    const d = this.maxDifferenceMs;
+    for (const [key, times, values, windows] of state[0] as [KeyValue, number[], unknown[], [number, boolean][]][]) {
+      const keyState: KeyState = { times, values, windows: new Map() };
+      for (const [start, fired] of windows) keyState.windows.set(start, { startMs: start, endMs: start + d + 1, key, acc: null, fired });
+      this.keys.set(key, keyState);
+    }
+    for (const [end, list] of state[1] as [number, [KeyValue, number][]][]) this.timers.set(end, list.map(([key, start]) => ({ key, start })));
+    this.timerEnds.reset(state[2] as number[]);
+  }
+
   private compute(slot: Slot): void {
     const state = this.keys.get(slot.key)!;
     let acc = this.aggregator.create();

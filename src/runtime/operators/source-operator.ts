@@ -1,5 +1,6 @@
 import { assert } from '../../core/assert.js';
 import type { SourceNode } from '../../plan/plan.js';
+import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 
 /**
@@ -29,6 +30,19 @@ export class SourceOperator implements Operator {
 
   get currentWatermarkMs(): number {
     return this.watermarkMs;
+  }
+
+  /** Per-partition max event time and the watermark; idle timers restart with the process. */
+  snapshotState(): OperatorSnapshot {
+    return [1, 'source', this.watermarkMs, this.maxEventTimeMs.slice()];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'source', 1, snapshot);
+    this.watermarkMs = snapshot[2] as number;
+    const max = snapshot[3] as number[];
+    // Partitions added to the topic since the checkpoint start with no event time, as at a first start.
+    for (let p = 0; p < this.partitions && p < max.length; p++) this.maxEventTimeMs[p] = max[p]!;
   }
 
   /** Records of one partition, already decoded and validated. */

@@ -1,4 +1,5 @@
 import type { EmitMode, KeyValue, PlanAggregator, WindowSpec } from '../../plan/plan.js';
+import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 import { MinHeap } from '../min-heap.js';
 
@@ -50,6 +51,27 @@ export abstract class WindowOperatorBase implements Operator {
 
   abstract push(batch: Batch, input: number): void;
   protected abstract advance(watermarkMs: number): void;
+  /** The subclass's windows and timers as plain data (see StatefulOperator). */
+  protected abstract snapshotWindows(): unknown[];
+  protected abstract restoreWindows(state: readonly unknown[]): void;
+
+  snapshotState(): OperatorSnapshot {
+    return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows()];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, this.constructor.name, 1, snapshot);
+    this.watermarkMs = snapshot[2] as number;
+    this.restoreWindows(snapshot[3] as unknown[]);
+  }
+
+  protected encodeAcc(acc: unknown): Uint8Array {
+    return this.aggregator.encode(acc);
+  }
+
+  protected decodeAcc(bytes: unknown): unknown {
+    return this.aggregator.decode(bytes as Uint8Array);
+  }
 
   watermark(watermarkMs: number): void {
     if (watermarkMs <= this.watermarkMs) return;
@@ -186,6 +208,33 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     while (this.toPurge.size > 0 && this.toPurge.peek() + this.sizeMs + this.allowedLatenessMs <= watermarkMs) {
       this.windows.delete(this.toPurge.pop());
     }
+  }
+
+  /** `[start, keys, accs]` per window, then the fire and purge timers. */
+  protected snapshotWindows(): unknown[] {
+    const windows: unknown[] = [];
+    for (const [start, bucket] of this.windows) {
+      const keys: KeyValue[] = new Array(bucket.size);
+      const accs: Uint8Array[] = new Array(bucket.size);
+      let i = 0;
+      for (const [key, acc] of bucket) {
+        keys[i] = key;
+        accs[i++] = this.encodeAcc(acc);
+      }
+      windows.push([start, keys, accs]);
+    }
+    return [windows, this.toFire.toArray(), this.toPurge.toArray()];
+  }
+
+  protected restoreWindows(state: readonly unknown[]): void {
+    this.windows.clear();
+    for (const [start, keys, accs] of state[0] as [number, KeyValue[], Uint8Array[]][]) {
+      const bucket = new Map<KeyValue, unknown>();
+      for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
+      this.windows.set(start, bucket);
+    }
+    this.toFire.reset(state[1] as number[]);
+    this.toPurge.reset(state[2] as number[]);
   }
 
   /** Number of live (key, window) accumulators: for metrics and state-size tests. */

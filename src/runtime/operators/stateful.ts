@@ -1,0 +1,42 @@
+import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import type { KeyValue } from '../../plan/plan.js';
+import type { Operator } from '../batch.js';
+
+/**
+ * An operator with state a checkpoint must keep. `snapshotState` is called at a batch boundary (nothing
+ * pending inside the operator: changed windows, late records and retractions are emitted at the end of
+ * every batch) and returns plain data msgpack can encode (arrays, numbers, strings, bytes, and the user's
+ * values as they were decoded); `restoreState` rebuilds the operator from it in a fresh process, before
+ * any input. Each snapshot starts with its format version, so a later Freshet can migrate or refuse it.
+ */
+export interface StatefulOperator extends Operator {
+  snapshotState(): OperatorSnapshot;
+  restoreState(snapshot: OperatorSnapshot): void;
+}
+
+/** A snapshot: `[formatVersion, kind, ...state]`. */
+export type OperatorSnapshot = readonly unknown[];
+
+export function isStateful(operator: Operator): operator is StatefulOperator {
+  return typeof (operator as Partial<StatefulOperator>).snapshotState === 'function';
+}
+
+/** Checks a snapshot's header; a mismatch is a coded error naming the operator, never a silent misread. */
+export function checkSnapshot(operator: string, kind: string, version: number, snapshot: OperatorSnapshot): void {
+  if (!Array.isArray(snapshot) || snapshot[1] !== kind || snapshot[0] !== version) {
+    const found = Array.isArray(snapshot) ? `${String(snapshot[1])} v${String(snapshot[0])}` : typeof snapshot;
+    throw new FreshetError(ErrorCodes.STATE_INCOMPATIBLE, `operator '${operator}': its saved state is ${found}, expected ${kind} v${version}`);
+  }
+}
+
+/** Per-key (times, values) lists as flat arrays: keys, then each key's times and values. */
+export function snapshotTimedLists(lists: ReadonlyMap<KeyValue, { times: number[]; values: unknown[] }>): unknown[] {
+  const out: unknown[] = [];
+  for (const [key, list] of lists) out.push(key, list.times, list.values);
+  return out;
+}
+
+export function restoreTimedLists(flat: readonly unknown[], into: Map<KeyValue, { times: number[]; values: unknown[] }>): void {
+  into.clear();
+  for (let i = 0; i < flat.length; i += 3) into.set(flat[i] as KeyValue, { times: flat[i + 1] as number[], values: flat[i + 2] as unknown[] });
+}
