@@ -4,8 +4,11 @@ import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
+import { type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
+import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
-import { DeadLetterBuffer, decodeSourceBatches } from './source-decoder.js';
+import { FreshetHeaders } from '../core/headers.js';
+import { DeadLetterBuffer, type DeadLetterFn, decodeSourceBatches } from './source-decoder.js';
 
 /** Options of `PipelineRunner.start`; only `log` is required. */
 export interface RunnerOptions {
@@ -17,6 +20,8 @@ export interface RunnerOptions {
   readonly startFrom?: 'earliest' | 'latest';
   /** ms between offset commits while running. Default 1000. */
   readonly commitIntervalMs?: number;
+  /** Where operator, latency, dead-letter and lag metrics go (src/observe). Default: nowhere. */
+  readonly metrics?: PipelineMetrics;
 }
 
 interface SourcePartition {
@@ -53,6 +58,12 @@ export class PipelineRunner {
   /** finish() closed every window. */
   private finished = false;
   private readonly deadLetters = new DeadLetterBuffer();
+  /** Live counters of every operator, for `/v1/pipelines` and the dashboard. */
+  readonly stats: PipelineStats;
+  private readonly metrics: PipelineMetrics;
+  private readonly unregisterLag: () => void;
+  /** Dead letters go through here: counted, then buffered until the round flushes. */
+  private readonly deadLetter: DeadLetterFn;
 
   private constructor(
     readonly plan: Plan,
@@ -66,6 +77,30 @@ export class PipelineRunner {
     this.group = `freshet.${plan.pipeline}`;
     this.stateful = plan.nodes.some((n) => n.kind === 'windowAggregate' || n.kind === 'intervalJoin');
     this.lastCommitMs = this.clock.nowMs();
+    this.metrics = options.metrics ?? noopPipelineMetrics;
+    this.stats = new PipelineStats(plan.pipeline);
+    instrumentGraph(plan, graph.operators, this.stats, this.metrics, () => this.clock.nowMs());
+    const metrics = this.metrics;
+    const add = this.deadLetters.add;
+    this.deadLetter = (topic, record) => {
+      const code = record.headers?.find((h) => h.key === FreshetHeaders.DLQ_CODE);
+      const reason = code?.value ? Buffer.from(code.value).toString() : 'unknown';
+      metrics.deadLetters(topic, reason, 1);
+      this.stats.countDeadLetter(topic, reason);
+      add(topic, record);
+    };
+    this.unregisterLag = this.metrics.registerLagSource(async () =>
+      Promise.all(
+        this.partitions.map(async (sp) => ({ topic: sp.topic, partition: sp.partition, lagRecords: Math.max(0, (await this.log.latestOffset(sp.topic, sp.partition)) - sp.offset) })),
+      ),
+    );
+  }
+
+  /** Consumer lag per source partition, in records (reads the log's end offsets). */
+  async lag(): Promise<{ topic: string; partition: number; records: number }[]> {
+    return Promise.all(
+      this.partitions.map(async (sp) => ({ topic: sp.topic, partition: sp.partition, records: Math.max(0, (await this.log.latestOffset(sp.topic, sp.partition)) - sp.offset) })),
+    );
   }
 
   /** Compiles the plan, creates sink topics, and positions every source partition. */
@@ -133,7 +168,12 @@ export class PipelineRunner {
     }
     this.read += read;
     const nowMs = this.clock.nowMs();
-    for (const source of this.graph.sources) source.updateWatermark(nowMs);
+    for (const source of this.graph.sources) {
+      source.updateWatermark(nowMs);
+      const counters = this.stats.operators.get(source.name);
+      if (counters !== undefined) counters.watermarkMs = source.currentWatermarkMs;
+    }
+    this.stats.status = read > 0 ? 'running' : 'caught-up';
     await this.flush();
     if (nowMs - this.lastCommitMs >= (this.options.commitIntervalMs ?? 1000)) await this.commit();
     return read;
@@ -148,12 +188,21 @@ export class PipelineRunner {
 
   /** Runs until `stop()`, polling every `pollIntervalMs` when caught up; flushes and commits on the way out. */
   async run(pollIntervalMs = 50): Promise<void> {
-    while (!this.stopped) {
-      const read = await this.step();
-      if (read === 0 && !this.stopped) await new Promise((r) => setTimeout(r, pollIntervalMs));
+    try {
+      while (!this.stopped) {
+        const read = await this.step();
+        if (read === 0 && !this.stopped) await new Promise((r) => setTimeout(r, pollIntervalMs));
+      }
+      await this.flush();
+      await this.commit();
+      this.stats.status = 'stopped';
+    } catch (error) {
+      this.stats.status = 'failed';
+      this.stats.failure = { code: (error as { code?: string }).code ?? 'FRESHET_INTERNAL', message: (error as Error).message };
+      throw error;
+    } finally {
+      this.unregisterLag();
     }
-    await this.flush();
-    await this.commit();
   }
 
   /** Bounded runs: reads everything, then closes every window (the watermark jumps to the end). */
@@ -171,7 +220,12 @@ export class PipelineRunner {
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {
-    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetters.add);
+    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter);
+    const counters = this.stats.operators.get(sp.source.name);
+    if (counters !== undefined) {
+      counters.recordsIn += batch.values.length;
+      counters.batches++;
+    }
     sp.source.pushPartition(sp.partition, batch, this.clock.nowMs());
   }
 

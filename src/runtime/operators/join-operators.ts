@@ -121,6 +121,8 @@ export class IntervalJoinOperator implements Operator {
   readonly lateOutputs: Edge[] = [];
   private readonly sides: [Map<KeyValue, SideBuffer>, Map<KeyValue, SideBuffer>] = [new Map(), new Map()];
   private readonly tracker = new WatermarkTracker(2);
+  /** Records that came behind the watermark (sent to the late output), since start. */
+  lateRecordCount = 0;
 
   constructor(readonly node: IntervalJoinNode) {}
 
@@ -188,6 +190,7 @@ export class IntervalJoinOperator implements Operator {
       buffer.values.push(value);
     }
     emit(this.outputs, { values: out, timestamps: outTimestamps, keys: outKeys });
+    this.lateRecordCount += late.length;
     emit(this.lateOutputs, { values: late, timestamps: lateTimestamps, keys: lateKeys });
   }
 

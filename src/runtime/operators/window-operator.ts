@@ -41,6 +41,8 @@ export abstract class WindowOperatorBase implements Operator {
    * this operator, so the view can re-aggregate windows (`step`) by merging instead of averaging results.
    */
   attachAccumulators = false;
+  /** Records that came after their windows' allowed lateness (sent to the late output), since start. */
+  lateRecordCount = 0;
 
   constructor(
     readonly name: string,
@@ -98,6 +100,7 @@ export abstract class WindowOperatorBase implements Operator {
   }
 
   protected recordLate(value: unknown, ts: number, key: KeyValue): void {
+    this.lateRecordCount++;
     this.lateValues.push(value);
     this.lateTimestamps.push(ts);
     this.lateKeys.push(key);
