@@ -5,6 +5,8 @@ import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
 import { type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
+import { ErrorCodes, FreshetError } from '../core/errors.js';
+import { type CheckpointStorage, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
 import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
 import { FreshetHeaders } from '../core/headers.js';
@@ -22,6 +24,11 @@ export interface RunnerOptions {
   readonly commitIntervalMs?: number;
   /** Where operator, latency, dead-letter and lag metrics go (src/observe). Default: nowhere. */
   readonly metrics?: PipelineMetrics;
+  /**
+   * Exactly-once: checkpoint every `intervalMs` (default 1000) into `storage`; on start, restore the newest
+   * checkpoint, truncate outputs written after it, and continue from its offsets (see docs/state.md).
+   */
+  readonly checkpoints?: { readonly storage: CheckpointStorage; readonly intervalMs?: number; readonly allowNonRestoredState?: boolean };
 }
 
 interface SourcePartition {
@@ -58,6 +65,8 @@ export class PipelineRunner {
   /** finish() closed every window. */
   private finished = false;
   private readonly deadLetters = new DeadLetterBuffer();
+  private lastCheckpointId = 0;
+  private lastCheckpointMs: number;
   /** Live counters of every operator, for `/v1/pipelines` and the dashboard. */
   readonly stats: PipelineStats;
   private readonly metrics: PipelineMetrics;
@@ -77,6 +86,7 @@ export class PipelineRunner {
     this.group = `freshet.${plan.pipeline}`;
     this.stateful = plan.nodes.some((n) => n.kind === 'windowAggregate' || n.kind === 'intervalJoin');
     this.lastCommitMs = this.clock.nowMs();
+    this.lastCheckpointMs = this.lastCommitMs;
     this.metrics = options.metrics ?? noopPipelineMetrics;
     this.stats = new PipelineStats(plan.pipeline);
     instrumentGraph(plan, graph.operators, this.stats, this.metrics, () => this.clock.nowMs());
@@ -113,6 +123,12 @@ export class PipelineRunner {
     }
     await prepareSinkTopics(plan, log, clock.nowMs());
     const graph = compile(plan, { partitionsOf: (t) => sourceTopics.get(t)!, nowMs: clock.nowMs() });
+    const checkpoint = options.checkpoints ? await options.checkpoints.storage.latest() : null;
+    if (checkpoint !== null) {
+      restoreOperators(graph.operators, checkpoint.operators, options.checkpoints?.allowNonRestoredState);
+      await truncateOutputs(log, plan, checkpoint);
+    }
+    const restored = new Map(checkpoint?.inputs.map((i) => [`${i.topic}/${i.partition}`, i.offset]));
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(`freshet.${plan.pipeline}`)) committed.set(`${c.topic}/${c.partition}`, c.offset);
     const partitions: SourcePartition[] = [];
@@ -121,8 +137,10 @@ export class PipelineRunner {
     for (const source of ordered) {
       const topic = source.node.topic;
       for (let p = 0; p < source.partitions; p++) {
-        // Tables are always re-read from the start: their state (the rows) is not checkpointed.
-        const stored = source.node.role === 'table' ? undefined : committed.get(`${topic}/${p}`);
+        // With checkpoints, every source (tables too) continues where the checkpoint's state was cut.
+        // Without, tables are re-read from the start (their rows are not saved) and streams resume at
+        // their committed offsets.
+        const stored = checkpoint !== null ? restored.get(`${topic}/${p}`) : source.node.role === 'table' ? undefined : committed.get(`${topic}/${p}`);
         const earliest = await log.earliestOffset(topic, p);
         // A committed offset that retention has since deleted restarts at the earliest one (Kafka's
         // auto.offset.reset=earliest) rather than failing every start.
@@ -130,7 +148,42 @@ export class PipelineRunner {
         partitions.push({ source, topic, partition: p, offset });
       }
     }
-    return new PipelineRunner(plan, log, graph, partitions, options);
+    const runner = new PipelineRunner(plan, log, graph, partitions, options);
+    if (checkpoint !== null) runner.lastCheckpointId = checkpoint.id;
+    // A first checkpoint before any input: a crash before the next one then cuts the outputs back to
+    // where this run found them, instead of leaving what it wrote to be written again.
+    else if (options.checkpoints !== undefined) await runner.checkpoint();
+    return runner;
+  }
+
+  /**
+   * Takes a checkpoint now (at a round boundary: call it between steps). `run()` takes one every
+   * `checkpoints.intervalMs` and a last one when it stops. Resolves once it is durable.
+   */
+  async checkpoint(): Promise<RunnerCheckpoint> {
+    const storage = this.options.checkpoints?.storage;
+    if (storage === undefined) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${this.plan.pipeline}' runs without checkpoints`);
+    const started = performance.now();
+    await this.flush();
+    const checkpoint: RunnerCheckpoint = {
+      id: this.lastCheckpointId + 1,
+      takenAtMs: this.clock.nowMs(),
+      inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
+      outputs: await outputPositions(this.log, this.plan),
+      operators: snapshotOperators(this.graph.operators),
+    };
+    try {
+      await storage.save(checkpoint);
+    } catch (error) {
+      this.metrics.checkpointFailed(performance.now() - started);
+      throw error;
+    }
+    this.lastCheckpointId = checkpoint.id;
+    this.lastCheckpointMs = checkpoint.takenAtMs;
+    let bytes = 0;
+    for (const b of checkpoint.operators.values()) bytes += b.byteLength;
+    this.metrics.checkpointCompleted(performance.now() - started, bytes);
+    return checkpoint;
   }
 
   /** Records read from sources since start (a round reads at most one batch per partition, then flushes). */
@@ -175,6 +228,8 @@ export class PipelineRunner {
     }
     this.stats.status = read > 0 ? 'running' : 'caught-up';
     await this.flush();
+    const checkpoints = this.options.checkpoints;
+    if (checkpoints !== undefined && nowMs - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) await this.checkpoint();
     if (nowMs - this.lastCommitMs >= (this.options.commitIntervalMs ?? 1000)) await this.commit();
     return read;
   }
@@ -194,6 +249,7 @@ export class PipelineRunner {
         if (read === 0 && !this.stopped) await new Promise((r) => setTimeout(r, pollIntervalMs));
       }
       await this.flush();
+      if (this.options.checkpoints !== undefined) await this.checkpoint();
       await this.commit();
       this.stats.status = 'stopped';
     } catch (error) {
@@ -211,6 +267,7 @@ export class PipelineRunner {
     for (const source of this.graph.sources) source.finish();
     await this.flush();
     this.finished = true;
+    if (this.options.checkpoints !== undefined) await this.checkpoint();
     await this.commit();
   }
 

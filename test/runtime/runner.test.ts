@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { count } from '../../src/dsl/aggregators/index.js';
 import { pipeline } from '../../src/dsl/pipeline.js';
 import { tumbling } from '../../src/dsl/windows.js';
-import type { ProducerRecord, TopicPartitionOffset } from '../../src/log/log.js';
+import type { AppendResult, ProducerRecord, TopicPartitionOffset } from '../../src/log/log.js';
 import { MemoryLog } from '../../src/log/memory/memory-log.js';
 import { PipelineRunner } from '../../src/runtime/pipeline-runner.js';
 import { TestDriver } from '../../src/testing.js';
@@ -49,7 +49,7 @@ describe('watermarks and idle partitions', () => {
   });
 });
 
-/** A log whose produce() is slow: a sink that cannot keep up. */
+/** A log whose writes to topic 'out' are slow: a sink that cannot keep up. */
 class SlowSinkLog extends MemoryLog {
   produced = 0;
   constructor(
@@ -58,10 +58,12 @@ class SlowSinkLog extends MemoryLog {
   ) {
     super(clock);
   }
-  override async produce(topic: string, records: readonly ProducerRecord[]): Promise<readonly TopicPartitionOffset[]> {
-    await new Promise((r) => setTimeout(r, this.delayMs));
-    this.produced += records.length;
-    return super.produce(topic, records);
+  override async append(topic: string, partition: number, records: readonly ProducerRecord[]): Promise<AppendResult> {
+    if (topic === 'out') {
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      this.produced += records.length;
+    }
+    return super.append(topic, partition, records);
   }
 }
 

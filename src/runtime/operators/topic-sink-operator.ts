@@ -1,9 +1,13 @@
 import { pack } from 'msgpackr';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import { Limits } from '../../core/limits.js';
+import { HEADER_BYTES, encodedRecordBytes } from '../../log/embedded/batch-format.js';
 import type { EventLog, ProducerRecord } from '../../log/log.js';
+import { partitionForKey } from '../../log/partitioner.js';
 import type { KeyValue, TopicFormat, ViewSinkNode } from '../../plan/plan.js';
 import { type ViewUpdate, encodeViewUpdate } from '../../plan/view-update.js';
 import type { Batch, Edge, Operator } from '../batch.js';
+import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
 
 /** Turns one output value (with its key, if the stream has one, and event time) into a log record. */
 export type RecordEncoder = (value: unknown, key: KeyValue | undefined, timestampMs: number) => ProducerRecord;
@@ -67,12 +71,20 @@ function isWindowResult(value: unknown): value is WindowResultLike {
 
 /**
  * Writes values to a log topic. Records are encoded as they arrive and buffered; the runner awaits
- * `flush()` at the batch boundary (one `produce` per flush, so no promise per record), and does not pull
- * more input until it resolves: a slow log slows the pipeline instead of growing the buffer.
+ * `flush()` at the batch boundary (one append per partition per flush, so no promise per record), and
+ * does not pull more input until it resolves: a slow log slows the pipeline instead of growing the buffer.
+ *
+ * The sink picks partitions itself, as the log would (murmur2 of the key), except that keyless records
+ * go round-robin from a counter that is part of the operator's checkpointed state: a run restored from a
+ * checkpoint then writes every record to the same partition as an uninterrupted run (exactly-once output,
+ * record for record).
  */
 export class TopicSinkOperator implements Operator {
   readonly outputs: Edge[] = [];
   private pending: ProducerRecord[] = [];
+  private partitionCount: number | null = null;
+  /** Partition of the next keyless record (round-robin). */
+  private nextPartition = 0;
 
   constructor(
     readonly name: string,
@@ -92,16 +104,59 @@ export class TopicSinkOperator implements Operator {
     return this.pending.length;
   }
 
+  snapshotState(): OperatorSnapshot {
+    return [1, 'topicSink', this.nextPartition];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'topicSink', 1, snapshot);
+    this.nextPartition = snapshot[2] as number;
+  }
+
   async flush(log: EventLog): Promise<void> {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
+    const nextPartition = this.nextPartition;
     try {
-      await log.produce(this.topic, records);
+      const n = (this.partitionCount ??= (await log.describeTopic(this.topic)).partitions.length);
+      const groups = new Map<number, ProducerRecord[]>();
+      for (const r of records) {
+        const p = r.key ? partitionForKey(r.key, n) : this.nextPartition++ % n;
+        let group = groups.get(p);
+        if (group === undefined) groups.set(p, (group = []));
+        group.push(r);
+      }
+      // Partitions in parallel, each partition's chunks in order.
+      await Promise.all(
+        [...groups].map(async ([p, group]) => {
+          for (const chunk of chunkForAppend(group)) await log.append(this.topic, p, chunk);
+        }),
+      );
     } catch (error) {
       // Keep them for the next flush (the round fails, its offsets are not committed): at-least-once.
       this.pending = records.concat(this.pending);
+      this.nextPartition = nextPartition;
       throw error;
     }
   }
+}
+
+/** Splits one partition's records into appends within the log's batch bounds (Limits.maxBatchRecords / maxBatchBytes). */
+function chunkForAppend(records: ProducerRecord[]): ProducerRecord[][] {
+  const chunks: ProducerRecord[][] = [];
+  let current: ProducerRecord[] = [];
+  let bytes = HEADER_BYTES;
+  for (const r of records) {
+    const size = encodedRecordBytes(r);
+    if (current.length > 0 && (current.length >= Limits.maxBatchRecords || bytes + size > Limits.maxBatchBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = HEADER_BYTES;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  chunks.push(current);
+  return chunks;
 }
