@@ -1,6 +1,7 @@
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { EmitMode, KeyValue, Plan, PlanAggregator, PlanNode, TopicFormat, WindowSpec } from '../plan/plan.js';
-import { type ViewDefinition, type ViewKind, viewTopic } from '../plan/view-update.js';
+import { type AggregatorSpec, type ViewDefinition, type ViewKind, viewTopic } from '../plan/view-update.js';
+import { specOf } from './aggregators/spec.js';
 import { type Aggregator, type AnyAggregator, type OutputOf, aggregate as combine, isAggregator } from './aggregators/index.js';
 
 /** Options every operator takes: its stable name (the key for its state, checkpoints and metrics). */
@@ -207,6 +208,9 @@ export class Stream<T> {
       topic: viewTopic(viewName),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     };
+    // Time series re-aggregate points on `step` from their accumulators: say which aggregator made them.
+    const spec = aggregator !== null ? specOf(aggregator as AnyAggregator) : undefined;
+    if (spec !== undefined) (view as { aggregator?: AggregatorSpec }).aggregator = spec;
     this.graph.add({
       kind: 'viewSink',
       name,

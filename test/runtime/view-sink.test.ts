@@ -60,7 +60,16 @@ describe('toView', () => {
         });
         const log = await run(def, orders);
         const registry = (await readAll(log, VIEW_REGISTRY_TOPIC)).map((r) => JSON.parse(Buffer.from(r.value).toString()) as ViewDefinition);
-        expect(registry).toEqual([{ name: 'revenue', kind: 'timeseries', pipeline: 'views', topic: viewTopic('revenue'), retentionMs: 60_000 }]);
+        expect(registry).toEqual([
+          {
+            name: 'revenue',
+            kind: 'timeseries',
+            pipeline: 'views',
+            topic: viewTopic('revenue'),
+            retentionMs: 60_000,
+            aggregator: { kind: 'composite', fields: { orders: { kind: 'count' }, revenue: { kind: 'sum' } } },
+          },
+        ]);
 
         const updates = (await readAll(log, viewTopic('revenue'))).map((r) => ({ recordKey: r.key, ...decodeViewUpdate(r.value) }));
         // Brute force: every (region, second) with its count and sum.
