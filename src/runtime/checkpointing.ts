@@ -12,6 +12,8 @@ import { type OperatorSnapshot, isStateful } from './operators/stateful.js';
  * newest complete checkpoint, and a way to add one atomically.
  */
 export interface CheckpointStorage {
+  /** The id the next checkpoint must have (above every id ever written, complete or not). */
+  nextId(): number;
   /** The newest complete checkpoint, or null when there is none. Damaged ones are skipped (with a warning) by the store. */
   latest(): Promise<RunnerCheckpoint | null>;
   /** Writes a checkpoint atomically: once this resolves it survives a crash; a crash during it leaves the previous one. */

@@ -166,7 +166,7 @@ export class PipelineRunner {
     const started = performance.now();
     await this.flush();
     const checkpoint: RunnerCheckpoint = {
-      id: this.lastCheckpointId + 1,
+      id: storage.nextId(),
       takenAtMs: this.clock.nowMs(),
       inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
       outputs: await outputPositions(this.log, this.plan),

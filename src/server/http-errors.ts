@@ -25,10 +25,20 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   FRESHET_ASSERTION_FAILED: 500,
   FRESHET_INTERNAL: 500,
   FRESHET_NOT_FOUND: 404,
+  FRESHET_VIEW_NOT_FOUND: 404,
+  FRESHET_KEY_NOT_FOUND: 404,
+  FRESHET_WRONG_VIEW_KIND: 400,
+  FRESHET_STEP_UNSUPPORTED: 400,
+  FRESHET_SQL_INVALID: 400,
+  FRESHET_SQL_FORBIDDEN: 403,
+  FRESHET_SQL_TIMEOUT: 408,
+  FRESHET_SERVING_BUSY: 503,
+  FRESHET_STREAM_RESUME_GONE: 410,
+  FRESHET_CHECKPOINT_NOT_FOUND: 404,
 };
 
 /** Codes after which the client should come back later: answered with `Retry-After`. */
-const RETRYABLE = new Set<ErrorCode>([ErrorCodes.LOG_BUSY, ErrorCodes.LOG_WRITE_FAILED]);
+const RETRYABLE = new Set<ErrorCode>([ErrorCodes.LOG_BUSY, ErrorCodes.LOG_WRITE_FAILED, ErrorCodes.SERVING_BUSY]);
 
 /** Fastify's own error codes that have a Freshet equivalent. */
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {

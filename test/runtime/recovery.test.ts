@@ -28,6 +28,9 @@ interface Order {
 /** Checkpoints kept in memory (the file store has its own tests); copies, like bytes on disk. */
 class MemoryCheckpoints implements CheckpointStorage {
   readonly saved: RunnerCheckpoint[] = [];
+  nextId(): number {
+    return this.saved.length + 1;
+  }
   async latest(): Promise<RunnerCheckpoint | null> {
     return this.saved.at(-1) ?? null;
   }

@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import type { PipelineDefinition } from '../../dsl/pipeline.js';
 import { ParallelRunner } from '../../runtime/parallel/parallel-runner.js';
+import { FileCheckpointStorage } from '../../runtime/checkpoint-files.js';
 import { PipelineRunner } from '../../runtime/pipeline-runner.js';
 import { openLog } from '../open-log.js';
 import { type CommonOptions, type FsyncPolicy, parseFsync, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
@@ -22,6 +23,9 @@ interface RunOptions extends CommonOptions {
   bounded?: boolean;
   fsync?: FsyncPolicy;
   workers: number;
+  checkpointInterval?: number;
+  fromSavepoint?: string;
+  allowNonRestoredState?: boolean;
 }
 
 /** Loads a pipeline module; TypeScript files are compiled on the fly (tsx). */
@@ -45,16 +49,38 @@ export function runCommand(): Command {
       .addOption(new Option('--from <position>', 'where sources without committed offsets start').choices(['earliest', 'latest']).default('earliest'))
       .option('--bounded', 'process what the sources hold now, close every window, and exit')
       .option('--fsync <policy>', 'always | interval | never (default always)', parseFsync)
-      .option('--workers <n>', 'worker threads that split the partitions (repartition topics between stages)', parsePositiveInt, 1),
+      .option('--workers <n>', 'worker threads that split the partitions (repartition topics between stages)', parsePositiveInt, 1)
+      .option('--checkpoint-interval <ms>', 'exactly-once: checkpoint state, offsets and outputs every <ms> (docs/exactly-once.md)', parsePositiveInt)
+      .option('--from-savepoint <name>', 'start from a savepoint (freshet savepoint create) instead of the newest checkpoint')
+      .option('--allow-non-restored-state', 'drop saved state of operators that are no longer in the pipeline'),
   ).action(async (file: string, options: RunOptions) => {
     const definition = await loadPipeline(file);
-    const log = await openLog({ dataDir: resolveDataDir(options), ...(options.fsync !== undefined && { fsync: options.fsync }) });
+    const dataDir = resolveDataDir(options);
+    const checkpointed = options.checkpointInterval !== undefined || options.fromSavepoint !== undefined;
+    if (checkpointed && options.workers > 1) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, '--checkpoint-interval and --from-savepoint are not supported with --workers yet (docs/exactly-once.md)');
+    }
+    const log = await openLog({ dataDir, ...(options.fsync !== undefined && { fsync: options.fsync }) });
     const signal = shutdownSignal();
+    let storage: FileCheckpointStorage | undefined;
     try {
+      const plan = definition.plan();
+      if (checkpointed) {
+        storage = await FileCheckpointStorage.open(plan, {
+          dataDir,
+          ...(options.fromSavepoint !== undefined ? { fromSavepoint: options.fromSavepoint } : {}),
+          ...(options.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
+          onWarning: (m) => printErr(`freshet: warning: ${m}`),
+        });
+      }
       const runner =
         options.workers > 1
           ? await ParallelRunner.start({ module: file }, { log, startFrom: options.from, workers: options.workers })
-          : await PipelineRunner.start(definition.plan(), { log, startFrom: options.from });
+          : await PipelineRunner.start(plan, {
+              log,
+              startFrom: options.from,
+              ...(storage !== undefined ? { checkpoints: { storage, intervalMs: options.checkpointInterval ?? 1000, allowNonRestoredState: options.allowNonRestoredState ?? false } } : {}),
+            });
       try {
         if (options.bounded) {
           await runner.finish();
@@ -72,6 +98,7 @@ export function runCommand(): Command {
       }
     } finally {
       signal.dispose();
+      await storage?.close();
       await log.close();
     }
   });

@@ -1,4 +1,3 @@
-import { assert } from '../../core/assert.js';
 import type { SourceNode } from '../../plan/plan.js';
 import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
@@ -75,7 +74,8 @@ export class SourceOperator implements Operator {
 
   /** Bounded runs: all input has been read, so every window can close. */
   finish(): void {
-    assert(this.watermarkMs < Number.POSITIVE_INFINITY, 'a source finishes once');
+    // Already finished: a bounded run restored from its last checkpoint (taken after finishing).
+    if (this.watermarkMs === Number.POSITIVE_INFINITY) return;
     this.watermarkMs = Number.POSITIVE_INFINITY;
     emitWatermark(this.outputs, Number.POSITIVE_INFINITY);
   }

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
+import { viewTopic } from '../../src/plan/view-update.js';
+import { Cli, REPO_ROOT } from '../cli/cli-harness.js';
+import type { Order } from './fixtures/chaos-pipeline.js';
+
+/**
+ * The chaos test of exactly-once: `freshet run --bounded --checkpoint-interval` over a generated stream
+ * (out of order, late, malformed records, a table), killed with SIGKILL at random moments and restarted
+ * each time until it finishes. Its output topics must then equal those of an uninterrupted run, record
+ * for record: partition, offset, timestamp, key and value bytes. Zero lost, zero duplicated.
+ */
+const PIPELINE = path.join(REPO_ROOT, 'test/runtime/fixtures/chaos-pipeline.ts');
+/** Kills attempted; at least MIN_KILLS must land before the run finishes (the issue asks for 30 per CI run). */
+const KILLS = Number(process.env.FRESHET_CHAOS_KILLS ?? 33);
+const MIN_KILLS = Math.min(KILLS, 30);
+const ORDERS = 300_000;
+
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => (x = (Math.imul(x ^ (x >>> 15), 2246822507) + 0x9e3779b9) >>> 0) / 2 ** 32;
+}
+
+async function writeInput(dataDir: string, seed: number): Promise<void> {
+  const log = await EmbeddedLog.open({ dataDir, fsync: 'never' });
+  const rand = prng(seed);
+  await log.createTopic('orders', { partitions: 3 });
+  await log.createTopic('customers', { partitions: 1 });
+  await log.produce(
+    'customers',
+    Array.from({ length: 50 }, (_, i) => ({ key: Buffer.from(`c${i}`), value: Buffer.from(JSON.stringify({ customer: `c${i}`, tier: ['gold', 'silver', 'basic'][i % 3] })), timestampMs: 0 })),
+  );
+  for (let start = 0; start < ORDERS; start += 5_000) {
+    const chunk = [];
+    for (let i = start; i < start + 5_000; i++) {
+      const o: Order = { id: i, region: ['eu', 'us', 'apac', 'latam'][Math.floor(rand() * 4)]!, customer: `c${Math.floor(rand() * 60)}`, amount: Math.floor(rand() * 500) - 20, ts: i * 10 + Math.floor((rand() - 0.8) * 6_000) };
+      chunk.push({ key: Buffer.from(o.customer), value: Buffer.from(rand() < 0.01 ? `{"id": ${i}, oops` : JSON.stringify(o)), timestampMs: Math.max(0, o.ts) });
+    }
+    await log.produce('orders', chunk);
+  }
+  await log.close();
+}
+
+async function dumpOutputs(dataDir: string): Promise<Record<string, string[]>> {
+  const log = await EmbeddedLog.open({ dataDir, readOnly: true });
+  try {
+    const out: Record<string, string[]> = {};
+    for (const topic of ['enriched', 'revenue-updates', viewTopic('revenue'), 'orders.dlq']) {
+      const lines: string[] = [];
+      for (const p of (await log.describeTopic(topic)).partitions) {
+        let offset = p.earliestOffset;
+        while (offset < p.latestOffset) {
+          const { batches, nextOffset } = await log.read(topic, p.partition, offset, { maxRecords: 10_000 });
+          for (const b of batches) {
+            for (let i = 0; i < b.count; i++) {
+              const headers = b.headersAt(i).filter((h) => h.key !== 'freshet.dlq.time').map((h) => `${h.key}=${Buffer.from(h.value).toString()}`).join(',');
+              lines.push(`${p.partition}@${b.offsetAt(i)} ${b.timestampAt(i)} ${Buffer.from(b.keyAt(i) ?? []).toString('hex')} ${Buffer.from(b.valueAt(i) ?? []).toString('base64')} ${headers}`);
+            }
+          }
+          offset = nextOffset;
+        }
+      }
+      out[topic] = lines;
+    }
+    return out;
+  } finally {
+    await log.close();
+  }
+}
+
+function newestCheckpoint(dataDir: string): number {
+  const dir = path.join(dataDir, 'checkpoints', 'chaos');
+  if (!fs.existsSync(dir)) return 0;
+  return Math.max(0, ...fs.readdirSync(dir).map((f) => /^chk-(\d+)$/.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])));
+}
+
+describe('chaos: SIGKILL at random moments, then restart, until the run finishes', () => {
+  const clis: Cli[] = [];
+  afterEach(async () => {
+    for (const c of clis.splice(0)) await c.cleanup();
+  });
+
+  it(`outputs equal an uninterrupted run's after ${MIN_KILLS}+ kills, record for record`, async () => {
+    const seed = Number(process.env.FRESHET_CHAOS_SEED ?? Date.now() % 1_000_000);
+    const reference = new Cli();
+    const chaos = new Cli();
+    clis.push(reference, chaos);
+    await writeInput(reference.dataDir, seed);
+    await writeInput(chaos.dataDir, seed);
+    const args = ['run', PIPELINE, '--bounded', '--checkpoint-interval', '10', '--fsync', 'always'];
+
+    const startedMs = Date.now();
+    const whole = await reference.run(args, { timeoutMs: 120_000 });
+    expect(whole.code, whole.stderr).toBe(0);
+    // Kills are spread over the work: each run is killed a random part of (run time / kills) after it
+    // shows progress (a new checkpoint), so every kill lands mid-processing, not during start-up.
+    const sliceMs = (Date.now() - startedMs) / (5 * KILLS);
+
+    const rand = prng(seed + 1);
+    let kills = 0;
+    let finished = false;
+    let starts = 0;
+    /** The newest checkpoint id after each kill: the runs must have made progress between kills. */
+    const progress: number[] = [];
+    while (!finished) {
+      if (starts > 3 * KILLS) throw new Error(`no finish after ${starts} starts`);
+      const p = chaos.start(args);
+      starts++;
+      if (kills < KILLS) {
+        const before = newestCheckpoint(chaos.dataDir);
+        let exitedEarly = false;
+        void p.exited.then(() => (exitedEarly = true));
+        while (!exitedEarly && newestCheckpoint(chaos.dataDir) <= before) await new Promise((r) => setTimeout(r, 5));
+        const delayMs = Math.floor(rand() * sliceMs);
+        const exited = await Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), delayMs))]);
+        if (exited === null) {
+          p.child.kill('SIGKILL');
+          const result = await p.exited;
+          if (result.signal !== 'SIGKILL') {
+            // It ended on its own just before the kill.
+            expect(result.code, result.stderr).toBe(0);
+            finished = true;
+            continue;
+          }
+          kills++;
+          progress.push(newestCheckpoint(chaos.dataDir));
+          continue;
+        }
+        expect(exited.code, exited.stderr).toBe(0);
+        finished = true;
+      } else {
+        const result = await p.exited;
+        expect(result.code, result.stderr).toBe(0);
+        finished = true;
+      }
+    }
+    expect(kills, `the run finished after ${kills} kills: make the input larger (checkpoints: ${progress.join(" ")}, slice ${sliceMs} ms)`).toBeGreaterThanOrEqual(MIN_KILLS);
+    // Most kills landed while the pipeline was working (checkpoints advanced between them), not during start-up.
+    const advanced = progress.filter((id, i) => id > (i === 0 ? 1 : progress[i - 1]!)).length;
+    expect(advanced, `checkpoint ids after each kill: ${progress.join(' ')}`).toBeGreaterThanOrEqual(Math.floor(KILLS / 2));
+
+    const expected = await dumpOutputs(reference.dataDir);
+    const actual = await dumpOutputs(chaos.dataDir);
+    for (const topic of Object.keys(expected)) {
+      expect(actual[topic]!.length, `${topic} (seed ${seed}, ${starts} starts)`).toBe(expected[topic]!.length);
+      expect(actual[topic], `${topic} (seed ${seed})`).toEqual(expected[topic]);
+    }
+    expect(expected['enriched']!.length).toBeGreaterThan(ORDERS / 2);
+    // Checkpoints were written and old ones pruned.
+    expect(fs.readdirSync(path.join(chaos.dataDir, 'checkpoints', 'chaos')).some((f) => f.startsWith('chk-'))).toBe(true);
+  }, 600_000);
+});
