@@ -1,5 +1,6 @@
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { EmitMode, KeyValue, Plan, PlanAggregator, PlanNode, TopicFormat, WindowSpec } from '../plan/plan.js';
+import { QUALITY_ACTIONS, type QualityAction, type QualityCheck } from '../plan/quality-check.js';
 import { type AggregatorSpec, type ViewDefinition, type ViewKind, viewTopic } from '../plan/view-update.js';
 import { specOf } from './aggregators/spec.js';
 import { type Aggregator, type AnyAggregator, type OutputOf, aggregate as combine, isAggregator } from './aggregators/index.js';
@@ -169,6 +170,30 @@ export class Stream<T> {
   toTopic(topic: string, options: OperatorOptions & { format?: TopicFormat; partitions?: number } = {}): void {
     const name = options.name ?? this.graph.autoName('toTopic');
     this.graph.add({ kind: 'topicSink', name, input: this.nodeName, topic, format: options.format ?? 'json', partitions: options.partitions ?? 1 });
+  }
+
+  /**
+   * A data-quality check on this stream (make checks with `checks.*`; see docs/quality.md). Records that
+   * pass flow on unchanged. A failing record, by `action`: `dlq` (default) goes to the dead-letter topic
+   * with its original bytes, the check's name, this stage and the reason; `warn` only counts it and flows
+   * on; `fail` stops the pipeline with FRESHET_QUALITY_CHECK_FAILED. Window checks (volume, completeness)
+   * raise metrics and events instead. `name` (default `expect-<n>`) names the check in metrics and headers.
+   *
+   * @example
+   * ```ts
+   * p.source<Order>('orders', { eventTime: 'ts' })
+   *   .expect(checks.notNull('id', 'customer'), { name: 'ids-present' })
+   *   .expect(checks.range('total', { min: 0 }), { name: 'total-non-negative' })
+   *   .expect(checks.unique('id', { horizonMs: 3_600_000 }), { name: 'no-duplicates' })
+   *   .expect(checks.volume({ windowMs: 60_000, min: 1, anomaly: true }), { name: 'orders-volume', action: 'warn' });
+   * ```
+   */
+  expect(check: QualityCheck, options: OperatorOptions & { action?: QualityAction } = {}): Stream<T> {
+    const action = options.action ?? 'dlq';
+    if (!QUALITY_ACTIONS.includes(action)) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `expect: action must be dlq, warn or fail, not '${String(action)}'`);
+    const name = options.name ?? this.graph.autoName('expect');
+    this.graph.add({ kind: 'expect', name, input: this.nodeName, check, action, stage: this.nodeName });
+    return new Stream<T>(this.graph, name);
   }
 
   /**

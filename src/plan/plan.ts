@@ -6,6 +6,7 @@
  * Every node has a stable `name`, unique in its pipeline: the key for its state, checkpoints and metrics.
  */
 
+import type { QualityAction, QualityCheck } from './quality-check.js';
 import type { ViewDefinition } from './view-update.js';
 
 /** Values a key may take: keys are compared and hashed as primitives, as ksqlDB keys are. */
@@ -170,6 +171,18 @@ export interface ViewSinkNode {
   readonly aggregator: PlanAggregator | null;
 }
 
+/** A data-quality check on a stream (`.expect(...)`): records pass through, failures follow `action`. */
+export interface ExpectNode {
+  readonly kind: 'expect';
+  /** The check's name: unique in the pipeline; also its metric label and dead letters' `freshet.dlq.check`. */
+  readonly name: string;
+  readonly input: string;
+  readonly check: QualityCheck;
+  readonly action: QualityAction;
+  /** The stage the check runs after (its input node's name). */
+  readonly stage: string;
+}
+
 export interface CollectSinkNode {
   readonly kind: 'collectSink';
   readonly name: string;
@@ -192,6 +205,7 @@ export type PlanNode =
   | IntervalJoinNode
   | TopicSinkNode
   | ViewSinkNode
+  | ExpectNode
   | CollectSinkNode;
 
 /**
@@ -219,6 +233,15 @@ export function inputsOf(node: PlanNode): readonly string[] {
   return [node.input];
 }
 
+/** A check spec as JSON-safe data: functions become `"fn"`, Standard Schema objects `"schema"`. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'function') return 'fn';
+  if (value === null || typeof value !== 'object') return value;
+  if ('~standard' in value) return 'schema';
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+}
+
 /** The plan as JSON-safe data: functions become `"fn"`, aggregators their kind. Stable across runs. */
 export function describePlan(plan: Plan): unknown {
   return {
@@ -228,6 +251,7 @@ export function describePlan(plan: Plan): unknown {
         Object.entries(node).map(([k, v]) => {
           if (typeof v === 'function') return [k, 'fn'];
           if (k === 'aggregator') return [k, v === null ? null : (v as PlanAggregator).kind];
+          if (k === 'check') return [k, jsonSafe(v)];
           return [k, v];
         }),
       ),

@@ -1,3 +1,4 @@
+import type { RecordBatchView } from '../log/log.js';
 import type { KeyValue } from '../plan/plan.js';
 
 /**
@@ -9,6 +10,17 @@ export interface Batch {
   readonly values: readonly unknown[];
   readonly timestamps: readonly number[];
   readonly keys: readonly KeyValue[] | null;
+  /**
+   * Where each record was read from, when known (source decoding fills it, stateless chains keep it,
+   * operators that combine records drop it): quality checks dead-letter the original bytes from it.
+   */
+  readonly origins?: BatchOrigins | null;
+}
+
+/** Per record: the read batch view it was decoded from and its index there (parallel arrays, no object per record). */
+export interface BatchOrigins {
+  readonly views: readonly RecordBatchView[];
+  readonly indexes: readonly number[];
 }
 
 export const EMPTY_BATCH: Batch = { values: [], timestamps: [], keys: null };

@@ -128,6 +128,8 @@ function stateFingerprint(node: PlanNode): string | null {
       const a = node.aggregator as { kind: string; params?: unknown };
       return JSON.stringify({ window: node.window.type, aggregator: a.kind, params: a.params ?? null });
     }
+    case 'expect':
+      return `expect:${node.check.kind}`;
     case 'intervalJoin':
     case 'tableJoin':
     case 'merge':

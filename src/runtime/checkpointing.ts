@@ -3,6 +3,7 @@ import { assert } from '../core/assert.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { EventLog, TopicPartitionOffset } from '../log/log.js';
 import type { Plan } from '../plan/plan.js';
+import { checkSource } from '../quality/check-source.js';
 import { deadLetterTopic } from '../quality/dead-letter.js';
 import type { Operator } from './batch.js';
 import { type OperatorSnapshot, isStateful } from './operators/stateful.js';
@@ -44,6 +45,8 @@ export function outputTopicsOf(plan: Plan): string[] {
     if (node.kind === 'topicSink') topics.add(node.topic);
     if (node.kind === 'viewSink') topics.add(node.view.topic);
     if (node.kind === 'source') topics.add(deadLetterTopic(node.topic));
+    // A check whose records cannot be traced to a source dead-letters to its own topic.
+    if (node.kind === 'expect' && checkSource(plan.nodes, node.input) === null) topics.add(deadLetterTopic(`${plan.pipeline}.${node.name}`.replace(/[^a-zA-Z0-9._-]/g, '_')));
   }
   return [...topics];
 }

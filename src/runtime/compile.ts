@@ -1,6 +1,11 @@
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { type Plan, type PlanNode, inputsOf } from '../plan/plan.js';
+import type { Clock } from '../core/clock.js';
+import type { QualityEventFn, QualityMetricsFn } from '../plan/quality-check.js';
+import { checkSource } from '../quality/check-source.js';
 import type { Operator } from './batch.js';
+import { QualityOperator } from './operators/quality-operator.js';
+import type { DeadLetterFn } from './source-decoder.js';
 import { ChainOperator, type ChainStep } from './operators/chain-operator.js';
 import { IntervalJoinOperator, TableJoinOperator } from './operators/join-operators.js';
 import { CollectSinkOperator, type CollectedRecord, IdentityOperator, MergeOperator } from './operators/simple-operators.js';
@@ -30,6 +35,14 @@ export interface CompileContext {
    * node's inputs like any other.
    */
   readonly operatorFor?: (node: PlanNode) => Operator | undefined;
+  /** Where quality checks (`expect` nodes) send dead letters: the runner's buffer, flushed each round. */
+  readonly deadLetter?: DeadLetterFn;
+  /** Quality-check outcomes (e.g. `qualityMetricsTo(pipelineMetrics)`). */
+  readonly qualityMetrics?: QualityMetricsFn;
+  /** Window checks' findings (volume, completeness, anomalies), for alerts and the dashboard. */
+  readonly onQualityEvent?: QualityEventFn;
+  /** For freshness checks against the wall clock. */
+  readonly clock?: Clock;
 }
 
 const STATELESS = new Set(['filter', 'map', 'flatMap', 'keyBy']);
@@ -152,6 +165,25 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
         if (node.view.kind === 'timeseries' && upstream instanceof WindowOperatorBase && readers.every((r) => r.kind === 'viewSink' || r.kind === 'lateOutput')) {
           upstream.attachAccumulators = true;
         }
+        break;
+      }
+      case 'expect': {
+        if (context.deadLetter === undefined) {
+          throw new FreshetError(ErrorCodes.ASSERTION_FAILED, `check '${node.name}': compiled without a dead-letter sink`);
+        }
+        const source = checkSource(plan.nodes, node.input);
+        const op = new QualityOperator(node.name, node.check, node.action, {
+          pipeline: plan.pipeline,
+          stage: node.stage,
+          deadLetter: context.deadLetter,
+          sourceTopic: source?.topic ?? null,
+          sourceFormat: source?.format ?? 'json',
+          ...(context.clock ? { clock: context.clock } : {}),
+          ...(context.qualityMetrics ? { metrics: context.qualityMetrics } : {}),
+          ...(context.onQualityEvent ? { onEvent: context.onQualityEvent } : {}),
+        });
+        operators.set(node.name, op);
+        connect(node.input, op, 0);
         break;
       }
       case 'collectSink': {

@@ -7,6 +7,7 @@ import type { SourceOperator } from './operators/source-operator.js';
 import { type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { type CheckpointStorage, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
+import { qualityMetricsTo } from '../quality/metrics-adapter.js';
 import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
 import { FreshetHeaders } from '../core/headers.js';
@@ -73,6 +74,8 @@ export class PipelineRunner {
   private readonly unregisterLag: () => void;
   /** Dead letters go through here: counted, then buffered until the round flushes. */
   private readonly deadLetter: DeadLetterFn;
+  /** Quality checks may dead-letter records' original bytes: source batches then carry their origins. */
+  private readonly keepOrigins: boolean;
 
   private constructor(
     readonly plan: Plan,
@@ -84,7 +87,10 @@ export class PipelineRunner {
     this.clock = options.clock ?? systemClock;
     this.maxBatchRecords = options.maxBatchRecords ?? 4096;
     this.group = `freshet.${plan.pipeline}`;
-    this.stateful = plan.nodes.some((n) => n.kind === 'windowAggregate' || n.kind === 'intervalJoin');
+    this.stateful = plan.nodes.some(
+      (n) => n.kind === 'windowAggregate' || n.kind === 'intervalJoin' || (n.kind === 'expect' && ['unique', 'volume', 'completeness'].includes(n.check.kind)),
+    );
+    this.keepOrigins = plan.nodes.some((n) => n.kind === 'expect');
     this.lastCommitMs = this.clock.nowMs();
     this.lastCheckpointMs = this.lastCommitMs;
     this.metrics = options.metrics ?? noopPipelineMetrics;
@@ -122,7 +128,15 @@ export class PipelineRunner {
       if (node.kind === 'source') sourceTopics.set(node.topic, (await log.describeTopic(node.topic)).partitions.length);
     }
     await prepareSinkTopics(plan, log, clock.nowMs());
-    const graph = compile(plan, { partitionsOf: (t) => sourceTopics.get(t)!, nowMs: clock.nowMs() });
+    // Quality checks dead-letter through the runner (bound once it exists, before any input).
+    let runner: PipelineRunner | undefined;
+    const graph = compile(plan, {
+      partitionsOf: (t) => sourceTopics.get(t)!,
+      nowMs: clock.nowMs(),
+      deadLetter: (topic, record) => runner!.deadLetter(topic, record),
+      qualityMetrics: qualityMetricsTo(options.metrics ?? noopPipelineMetrics),
+      clock,
+    });
     const checkpoint = options.checkpoints ? await options.checkpoints.storage.latest() : null;
     if (checkpoint !== null) {
       restoreOperators(graph.operators, checkpoint.operators, options.checkpoints?.allowNonRestoredState);
@@ -148,7 +162,7 @@ export class PipelineRunner {
         partitions.push({ source, topic, partition: p, offset });
       }
     }
-    const runner = new PipelineRunner(plan, log, graph, partitions, options);
+    runner = new PipelineRunner(plan, log, graph, partitions, options);
     if (checkpoint !== null) runner.lastCheckpointId = checkpoint.id;
     // A first checkpoint before any input: a crash before the next one then cuts the outputs back to
     // where this run found them, instead of leaving what it wrote to be written again.
@@ -277,7 +291,7 @@ export class PipelineRunner {
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {
-    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter);
+    const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter, this.keepOrigins);
     const counters = this.stats.operators.get(sp.source.name);
     if (counters !== undefined) {
       counters.recordsIn += batch.values.length;

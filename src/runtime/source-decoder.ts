@@ -46,13 +46,16 @@ export class DeadLetterBuffer {
  * to `deadLetter` with their original bytes and the reason, never into the batch. Shared by every
  * runner (single-process and worker tasks) so a source behaves the same however it is run.
  */
-export function decodeSourceBatches(node: SourceNode, partition: number, batches: readonly RecordBatchView[], deadLetter: DeadLetterFn): Batch {
+export function decodeSourceBatches(node: SourceNode, partition: number, batches: readonly RecordBatchView[], deadLetter: DeadLetterFn, keepOrigins = false): Batch {
   const values: unknown[] = [];
   const timestamps: number[] = [];
   const json = node.format === 'json';
   const { validate, eventTime, tableKey } = node;
   const isTable = node.role === 'table';
   const keys: KeyValue[] | null = isTable ? [] : null;
+  // Where each record came from, only when a quality check downstream may dead-letter its original bytes.
+  const originViews: RecordBatchView[] | null = keepOrigins ? [] : null;
+  const originIndexes: number[] = [];
   const reject = (batch: RecordBatchView, index: number, code: string, reason: string): void => {
     deadLetter(
       deadLetterTopic(node.topic),
@@ -89,6 +92,10 @@ export function decodeSourceBatches(node: SourceNode, partition: number, batches
           values.push(null);
           timestamps.push(batch.timestampAt(i));
           keys!.push(key);
+          if (originViews !== null) {
+            originViews.push(batch);
+            originIndexes.push(i);
+          }
           continue;
         }
         let value: unknown = bytes === null ? null : json ? JSON.parse(decoder.decode(bytes)) : unpack(bytes);
@@ -120,6 +127,10 @@ export function decodeSourceBatches(node: SourceNode, partition: number, batches
         }
         values.push(value);
         timestamps.push(ts);
+        if (originViews !== null) {
+          originViews.push(batch);
+          originIndexes.push(i);
+        }
       } catch (error) {
         const message = (error as Error).message;
         if (stage === 'decode') reject(batch, i, ErrorCodes.MALFORMED_JSON, `cannot decode value: ${message}`);
@@ -128,5 +139,5 @@ export function decodeSourceBatches(node: SourceNode, partition: number, batches
       }
     }
   }
-  return { values, timestamps, keys };
+  return { values, timestamps, keys, origins: originViews !== null ? { views: originViews, indexes: originIndexes } : null };
 }

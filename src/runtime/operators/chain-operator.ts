@@ -1,5 +1,6 @@
 import type { KeyValue } from '../../plan/plan.js';
-import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
+import type { RecordBatchView } from '../../log/log.js';
+import { type Batch, type BatchOrigins, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 
 /** One stateless step of a fused chain. */
 export type ChainStep =
@@ -35,11 +36,23 @@ export class ChainOperator implements Operator {
     const timestamps: number[] = [];
     const inKeys = batch.keys;
     const keys: KeyValue[] | null = this.setsKeys || inKeys ? [] : null;
+    // Each output keeps its input's origin (a map's output too: replaying the original runs the map again).
+    const inOrigins = batch.origins ?? null;
+    const views: RecordBatchView[] | null = inOrigins ? [] : null;
+    const indexes: number[] | null = inOrigins ? [] : null;
     const n = batch.values.length;
     for (let i = 0; i < n; i++) {
+      const before = values.length;
       this.run(0, batch.values[i], batch.timestamps[i]!, inKeys ? inKeys[i]! : 0, values, timestamps, keys);
+      if (views !== null) {
+        for (let j = before; j < values.length; j++) {
+          views.push(inOrigins!.views[i]!);
+          indexes!.push(inOrigins!.indexes[i]!);
+        }
+      }
     }
-    emit(this.outputs, { values, timestamps, keys });
+    const origins: BatchOrigins | null = views !== null ? { views, indexes: indexes! } : null;
+    emit(this.outputs, { values, timestamps, keys, origins });
   }
 
   /**
@@ -51,7 +64,7 @@ export class ChainOperator implements Operator {
     const n = inValues.length;
     const keys: KeyValue[] = new Array(n);
     for (let i = 0; i < n; i++) keys[i] = keyOf(inValues[i]);
-    emit(this.outputs, { values: inValues, timestamps: batch.timestamps, keys });
+    emit(this.outputs, { values: inValues, timestamps: batch.timestamps, keys, origins: batch.origins ?? null });
   }
 
   watermark(watermarkMs: number): void {

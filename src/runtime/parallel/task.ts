@@ -7,6 +7,7 @@ import { type CompiledGraph, compile } from '../compile.js';
 import type { CollectedRecord } from '../operators/simple-operators.js';
 import type { SourceOperator } from '../operators/source-operator.js';
 import { DeadLetterBuffer, decodeSourceBatches } from '../source-decoder.js';
+import { QualityOperator } from '../operators/quality-operator.js';
 import { RepartitionSinkOperator, RepartitionSourceOperator } from './repartition.js';
 import { type StageLayout, type TaskSpec, buildTaskPlan } from './stages.js';
 
@@ -62,6 +63,8 @@ export class StageTask {
   /** finishSources() ran: every window of this task closes. */
   private finished = false;
   private readonly deadLetters = new DeadLetterBuffer();
+  /** Quality checks may dead-letter records' original bytes: source batches then carry their origins. */
+  private readonly keepOrigins: boolean;
   private sourceRecords = 0;
 
   private constructor(
@@ -75,6 +78,7 @@ export class StageTask {
   ) {
     this.lastCommitMs = nowMs;
     this.stateful = [...graph.operators.values()].some((op) => op instanceof WindowOperatorBase || op instanceof IntervalJoinOperator);
+    this.keepOrigins = [...graph.operators.values()].some((op) => op instanceof QualityOperator);
   }
 
   /** Builds the task's operators from its sub-plan and positions its inputs. */
@@ -91,7 +95,10 @@ export class StageTask {
     const readCount = new Map<string, number>();
     for (const input of spec.inputs) if (input.kind === 'source') readCount.set(input.topic, input.partitions.length);
     const operatorFor = (node: PlanNode): Operator | undefined => sinkOps.get(node.name) ?? sourceOps.get(node.name);
-    const graph = compile(taskPlan.plan, { partitionsOf: (topic) => readCount.get(topic)!, nowMs, operatorFor });
+    // Quality checks dead-letter into the task's buffer (bound once the task exists, before any input).
+    let task: StageTask | undefined;
+    const deadLetter = (topic: string, record: ProducerRecord): void => task!.deadLetters.add(topic, record);
+    const graph = compile(taskPlan.plan, { partitionsOf: (topic) => readCount.get(topic)!, nowMs, operatorFor, deadLetter });
 
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(options.group)) committed.set(`${c.topic}/${c.partition}`, c.offset);
@@ -159,7 +166,8 @@ export class StageTask {
       visit((nodes.get(op.name) as TopicSinkNode).input);
       return { op, feeders };
     });
-    return new StageTask(spec, log, graph, inputs, sinks, options, nowMs);
+    task = new StageTask(spec, log, graph, inputs, sinks, options, nowMs);
+    return task;
   }
 
   /** One round; returns the records read (data and control) and written to repartition topics. */
@@ -247,7 +255,7 @@ export class StageTask {
     if (input.repartition !== null) {
       input.repartition.pushBatches(result.batches);
     } else {
-      const batch = decodeSourceBatches(input.node!, input.partition, result.batches, this.deadLetters.add);
+      const batch = decodeSourceBatches(input.node!, input.partition, result.batches, this.deadLetters.add, this.keepOrigins);
       input.source!.pushPartition(input.local, batch, nowMs);
       this.sourceRecords += count;
     }
