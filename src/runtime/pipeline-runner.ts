@@ -158,7 +158,9 @@ export class PipelineRunner {
         const earliest = await log.earliestOffset(topic, p);
         // A committed offset that retention has since deleted restarts at the earliest one (Kafka's
         // auto.offset.reset=earliest) rather than failing every start.
-        const offset = stored !== undefined ? Math.max(stored, earliest) : options.startFrom === 'latest' ? await log.latestOffset(topic, p) : earliest;
+        // `startFrom: 'latest'` applies to streams; a table always needs its rows, so it starts at the earliest.
+        const fromLatest = options.startFrom === 'latest' && source.node.role !== 'table';
+        const offset = stored !== undefined ? Math.max(stored, earliest) : fromLatest ? await log.latestOffset(topic, p) : earliest;
         partitions.push({ source, topic, partition: p, offset });
       }
     }

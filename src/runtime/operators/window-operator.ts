@@ -1,5 +1,5 @@
 import type { EmitMode, KeyValue, PlanAggregator, WindowSpec } from '../../plan/plan.js';
-import { type OperatorSnapshot, checkSnapshot } from './stateful.js';
+import { type OperatorSnapshot, checkSnapshot, hasPlainState } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 import { MinHeap } from '../min-heap.js';
 
@@ -57,22 +57,31 @@ export abstract class WindowOperatorBase implements Operator {
   protected abstract snapshotWindows(): unknown[];
   protected abstract restoreWindows(state: readonly unknown[]): void;
 
+  /** Accumulators go into snapshots as they are (see hasPlainState), not through `encode`. */
+  private get plainState(): boolean {
+    return (this.plainStateCached ??= hasPlainState(this.aggregator as { kind: string; parts?: unknown }));
+  }
+  private plainStateCached: boolean | undefined;
+  /** How the snapshot being restored holds accumulators. */
+  private restoringPlain = false;
+
   snapshotState(): OperatorSnapshot {
-    return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows()];
+    return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows(), this.plainState ? 'plain' : 'encoded'];
   }
 
   restoreState(snapshot: OperatorSnapshot): void {
     checkSnapshot(this.name, this.constructor.name, 1, snapshot);
     this.watermarkMs = snapshot[2] as number;
+    this.restoringPlain = snapshot[4] === 'plain';
     this.restoreWindows(snapshot[3] as unknown[]);
   }
 
-  protected encodeAcc(acc: unknown): Uint8Array {
-    return this.aggregator.encode(acc);
+  protected encodeAcc(acc: unknown): unknown {
+    return this.plainState ? acc : this.aggregator.encode(acc);
   }
 
-  protected decodeAcc(bytes: unknown): unknown {
-    return this.aggregator.decode(bytes as Uint8Array);
+  protected decodeAcc(stored: unknown): unknown {
+    return this.restoringPlain ? stored : this.aggregator.decode(stored as Uint8Array);
   }
 
   watermark(watermarkMs: number): void {
@@ -218,7 +227,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const windows: unknown[] = [];
     for (const [start, bucket] of this.windows) {
       const keys: KeyValue[] = new Array(bucket.size);
-      const accs: Uint8Array[] = new Array(bucket.size);
+      const accs: unknown[] = new Array(bucket.size);
       let i = 0;
       for (const [key, acc] of bucket) {
         keys[i] = key;
@@ -231,7 +240,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
 
   protected restoreWindows(state: readonly unknown[]): void {
     this.windows.clear();
-    for (const [start, keys, accs] of state[0] as [number, KeyValue[], Uint8Array[]][]) {
+    for (const [start, keys, accs] of state[0] as [number, KeyValue[], unknown[]][]) {
       const bucket = new Map<KeyValue, unknown>();
       for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
       this.windows.set(start, bucket);
