@@ -39,6 +39,8 @@ export interface PipelineDescription {
     readonly latencyMs: { p50: number; p99: number } | null;
   }[];
   readonly deadLetters: readonly { topic: string; reason: string; count: number }[];
+  /** Ingest (HTTP, `freshet.ingest.ms`) → the round's outputs flushed to their topics: p50/p99 of recent samples. */
+  readonly ingestLatencyMs: { p50: number; p99: number } | null;
 }
 
 /** How many recent latencies each sink keeps for percentiles (a ring; older ones are overwritten). */
@@ -104,6 +106,7 @@ export class PipelineStats {
         watermarkLagMs: Number.isFinite(c.watermarkMs) ? nowMs - c.watermarkMs : null,
         latencyMs: this.latencyPercentiles(c.name),
       })),
+      ingestLatencyMs: this.latencyPercentiles('outputs-flushed'),
       deadLetters: [...this.deadLetters].map(([id, count]) => {
         const [topic, reason] = id.split('\u0000') as [string, string];
         return { topic, reason, count };

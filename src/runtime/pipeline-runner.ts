@@ -4,7 +4,8 @@ import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
 import type { CollectedRecord } from './operators/simple-operators.js';
 import type { SourceOperator } from './operators/source-operator.js';
-import { type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
+import type { RecordHeader } from '../log/log.js';
+import { type LatencyRecorder, type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { type CheckpointStorage, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
 import { qualityMetricsTo } from '../quality/metrics-adapter.js';
@@ -12,6 +13,22 @@ import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
 import { FreshetHeaders } from '../core/headers.js';
 import { DeadLetterBuffer, type DeadLetterFn, decodeSourceBatches } from './source-decoder.js';
+
+/** The stage name of ingest → outputs-flushed latencies (stats and the `ingest` latency metric). */
+export const INGEST_LATENCY = 'outputs-flushed';
+
+const utf8 = new TextDecoder();
+
+/** The `freshet.ingest.ms` header's time, or null when the record was not ingested over HTTP. */
+function ingestTimeOf(headers: readonly RecordHeader[]): number | null {
+  for (const h of headers) {
+    if (h.key === FreshetHeaders.INGEST_MS) {
+      const ms = Number(utf8.decode(h.value));
+      return Number.isFinite(ms) ? ms : null;
+    }
+  }
+  return null;
+}
 
 /** Options of `PipelineRunner.start`; only `log` is required. */
 export interface RunnerOptions {
@@ -76,6 +93,9 @@ export class PipelineRunner {
   private readonly deadLetter: DeadLetterFn;
   /** Quality checks may dead-letter records' original bytes: source batches then carry their origins. */
   private readonly keepOrigins: boolean;
+  /** Ingest times sampled from this round's input (see pushBatches). */
+  private readonly roundIngestTimes: number[] = [];
+  private readonly ingestLatency: LatencyRecorder;
 
   private constructor(
     readonly plan: Plan,
@@ -95,6 +115,7 @@ export class PipelineRunner {
     this.lastCheckpointMs = this.lastCommitMs;
     this.metrics = options.metrics ?? noopPipelineMetrics;
     this.stats = new PipelineStats(plan.pipeline);
+    this.ingestLatency = this.metrics.latency(INGEST_LATENCY, 'ingest');
     instrumentGraph(plan, graph.operators, this.stats, this.metrics, () => this.clock.nowMs());
     const metrics = this.metrics;
     const add = this.deadLetters.add;
@@ -244,6 +265,12 @@ export class PipelineRunner {
     }
     this.stats.status = read > 0 ? 'running' : 'caught-up';
     await this.flush();
+    if (this.roundIngestTimes.length > 0) {
+      const flushedMs = this.clock.nowMs();
+      this.stats.recordLatencies(INGEST_LATENCY, flushedMs, this.roundIngestTimes);
+      this.ingestLatency.observeSince(flushedMs, this.roundIngestTimes);
+      this.roundIngestTimes.length = 0;
+    }
     const checkpoints = this.options.checkpoints;
     if (checkpoints !== undefined && nowMs - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) await this.checkpoint();
     if (nowMs - this.lastCommitMs >= (this.options.commitIntervalMs ?? 1000)) await this.commit();
@@ -293,6 +320,13 @@ export class PipelineRunner {
   }
 
   private pushBatches(sp: SourcePartition, batches: readonly RecordBatchView[]): void {
+    // End-to-end latency from ingest: one sample per read batch (its first record's ingest time, a
+    // header read per batch, not per record), observed once the round's outputs are flushed.
+    for (const view of batches) {
+      if (view.count === 0) continue;
+      const ingest = ingestTimeOf(view.headersAt(0));
+      if (ingest !== null) this.roundIngestTimes.push(ingest);
+    }
     const batch = decodeSourceBatches(sp.source.node, sp.partition, batches, this.deadLetter, this.keepOrigins);
     const counters = this.stats.operators.get(sp.source.name);
     if (counters !== undefined) {
