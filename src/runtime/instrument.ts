@@ -7,6 +7,9 @@ export interface OperatorCounters {
   readonly name: string;
   readonly kind: string;
   readonly inputs: readonly string[];
+  /** Sources: the topic read, and whether it is read as a stream or a table. */
+  topic?: string;
+  role?: 'stream' | 'table';
   recordsIn: number;
   recordsOut: number;
   batches: number;
@@ -26,6 +29,8 @@ export interface PipelineDescription {
     readonly name: string;
     readonly kind: string;
     readonly inputs: readonly string[];
+    readonly topic?: string;
+    readonly role?: 'stream' | 'table';
     readonly recordsIn: number;
     readonly recordsOut: number;
     readonly recordsPerS: number;
@@ -95,6 +100,7 @@ export class PipelineStats {
         name: c.name,
         kind: c.kind,
         inputs: c.inputs,
+        ...(c.topic !== undefined ? { topic: c.topic, role: c.role } : {}),
         recordsIn: c.recordsIn,
         recordsOut: c.recordsOut,
         recordsPerS: rates.get(c.name) ?? 0,
@@ -172,7 +178,12 @@ export function instrumentGraph(
   for (const node of plan.nodes) {
     const op = operators.get(node.name)!;
     if (nameOf.get(op) !== node.name) continue;
-    countersOf.set(op, stats.counters(node.name, node.kind, inputsOf(node).map((i) => nameOf.get(operators.get(i)!) ?? i)));
+    const counters = stats.counters(node.name, node.kind, inputsOf(node).map((i) => nameOf.get(operators.get(i)!) ?? i));
+    if (node.kind === 'source') {
+      counters.topic = node.topic;
+      counters.role = node.role;
+    }
+    countersOf.set(op, counters);
     metricsOf.set(op, metrics.operator(node.name));
     if (sinkKinds.has(node.kind)) sinks.add(op);
   }

@@ -57,12 +57,34 @@ describe('freshet errors, --help and --version', () => {
       c.commands.forEach(visit);
     };
     visit(program);
-    expect(leaves.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'describe', 'list', 'produce', 'run', 'serve', 'tail']);
+    const path = (c: Command): string => (c.parent && c.parent.name() !== 'freshet' ? `${c.parent.name()} ${c.name()}` : c.name());
+    expect(leaves.map(path).sort()).toEqual([
+      'checkpoints list',
+      'demo',
+      'dlq list',
+      'dlq replay',
+      'dlq show',
+      'get',
+      'produce',
+      'query',
+      'run',
+      'savepoint create',
+      'savepoint delete',
+      'savepoint list',
+      'serve',
+      'tail',
+      'topics create',
+      'topics delete',
+      'topics describe',
+      'topics list',
+    ]);
+    // Clients of a running server (query, get) take --url instead of a data directory.
+    const clients = new Set(['query', 'get']);
     for (const leaf of leaves) {
       const help = leaf.helpInformation();
       expect(help).toMatch(/^Usage: freshet /);
-      expect(help).toContain('--data-dir <dir>');
-      expect(help).toContain('FRESHET_DATA_DIR');
+      expect(help).toContain(clients.has(leaf.name()) ? '--url <url>' : '--data-dir <dir>');
+      expect(help).toContain(clients.has(leaf.name()) ? 'FRESHET_URL' : 'FRESHET_DATA_DIR');
       expect(help).toContain('--help');
     }
     const serve = leaves.find((c) => c.name() === 'serve')!.helpInformation();
