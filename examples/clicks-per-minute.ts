@@ -11,9 +11,11 @@ interface Click {
 }
 
 export default pipeline('clicks-per-minute', (p) => {
-  p.source<Click>('clicks', { eventTime: 'ts', maxOutOfOrderMs: 5_000, idleTimeoutMs: 5_000 })
+  const perMinute = p
+    .source<Click>('clicks', { eventTime: 'ts', maxOutOfOrderMs: 5_000, idleTimeoutMs: 5_000 })
     .keyBy((c) => c.user)
     .window(tumbling({ sizeMs: 60_000 }), { allowedLatenessMs: 30_000 })
-    .aggregate({ clicks: count(), revenue: sum((c: Click) => c.amount) })
-    .toTopic('clicks-per-minute');
+    .aggregate({ clicks: count(), revenue: sum((c: Click) => c.amount) });
+  perMinute.toTopic('clicks-per-minute'); // for other pipelines and consumers
+  perMinute.toView('clicks-per-minute', { kind: 'timeseries' }); // for dashboards: GET /v1/views/clicks-per-minute/series
 });

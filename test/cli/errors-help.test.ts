@@ -61,6 +61,7 @@ describe('freshet errors, --help and --version', () => {
     expect(leaves.map(path).sort()).toEqual([
       'checkpoints list',
       'demo',
+      'dev',
       'dlq list',
       'dlq replay',
       'dlq show',
