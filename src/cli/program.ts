@@ -4,8 +4,15 @@
  */
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { checkpointsCommand } from './commands/checkpoints.js';
+import { demoCommand } from './commands/demo.js';
+import { devCommand } from './commands/dev.js';
+import { dlqCommand } from './commands/dlq.js';
+import { getCommand } from './commands/get.js';
 import { produceCommand } from './commands/produce.js';
+import { queryCommand } from './commands/query.js';
 import { runCommand } from './commands/run.js';
+import { savepointCommand } from './commands/savepoint.js';
 import { serveCommand } from './commands/serve.js';
 import { tailCommand } from './commands/tail.js';
 import { topicsCommand } from './commands/topics.js';
@@ -39,7 +46,7 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error. Errors print as FRESHET_CODE: 
 See docs/cli.md.`,
   );
   // Subcommands built on their own inherit the program's output and exit settings here.
-  for (const command of [topicsCommand(), produceCommand(), tailCommand(), serveCommand(), runCommand()]) {
+  for (const command of [topicsCommand(), produceCommand(), tailCommand(), serveCommand(), runCommand(), devCommand(), demoCommand(), dlqCommand(), queryCommand(), getCommand(), checkpointsCommand(), savepointCommand()]) {
     inheritSettings(command, program);
     program.addCommand(command);
   }

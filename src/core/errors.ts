@@ -54,6 +54,48 @@ export const ErrorCodes = {
   LOG_NOT_FOUND: 'FRESHET_LOG_NOT_FOUND',
   /** The data directory could not be opened or created (permissions, not a directory, I/O error). */
   LOG_OPEN_FAILED: 'FRESHET_LOG_OPEN_FAILED',
+  /** A view that does not exist (or has not been announced yet) was named. */
+  VIEW_NOT_FOUND: 'FRESHET_VIEW_NOT_FOUND',
+  /** A key that a view does not hold was looked up. */
+  KEY_NOT_FOUND: 'FRESHET_KEY_NOT_FOUND',
+  /** The operation does not apply to this kind of view (e.g. a series query on a key-value view). */
+  WRONG_VIEW_KIND: 'FRESHET_WRONG_VIEW_KIND',
+  /** A time-series `step` cannot be computed: no mergeable aggregator state, or overlapping windows. */
+  STEP_UNSUPPORTED: 'FRESHET_STEP_UNSUPPORTED',
+  /** SQL that DuckDB could not parse, bind or run (the message is DuckDB's). */
+  SQL_INVALID: 'FRESHET_SQL_INVALID',
+  /** SQL that would write, change settings, or touch files, extensions or the network: refused. */
+  SQL_FORBIDDEN: 'FRESHET_SQL_FORBIDDEN',
+  /** A SQL query ran past its time limit and was interrupted. */
+  SQL_TIMEOUT: 'FRESHET_SQL_TIMEOUT',
+  /** The query side is at its bound of concurrent queries or streams: retry later. */
+  SERVING_BUSY: 'FRESHET_SERVING_BUSY',
+  /** A `Last-Event-ID` older than the live-update ring (or from another server run): reload, then subscribe. */
+  STREAM_RESUME_GONE: 'FRESHET_STREAM_RESUME_GONE',
+  /** A data-quality check failed: a dead letter's code, or the error a check with action `fail` stops its pipeline with. */
+  QUALITY_CHECK_FAILED: 'FRESHET_QUALITY_CHECK_FAILED',
+  /** No complete, uncorrupted checkpoint could be loaded although checkpoints exist (or the one named is damaged). */
+  CHECKPOINT_CORRUPT: 'FRESHET_CHECKPOINT_CORRUPT',
+  /** The named checkpoint or savepoint does not exist. */
+  CHECKPOINT_NOT_FOUND: 'FRESHET_CHECKPOINT_NOT_FOUND',
+  /** Another live process writes this pipeline's checkpoints. */
+  CHECKPOINT_LOCKED: 'FRESHET_CHECKPOINT_LOCKED',
+  /** A savepoint with that name already exists (delete it first). */
+  SAVEPOINT_EXISTS: 'FRESHET_SAVEPOINT_EXISTS',
+  /** Saved operator state cannot map onto the new plan (operator kind or state shape changed); names the operator. */
+  STATE_INCOMPATIBLE: 'FRESHET_STATE_INCOMPATIBLE',
+  /** Saved state belongs to operators no longer in the plan, and allowNonRestoredState is not set. */
+  STATE_NOT_RESTORED: 'FRESHET_STATE_NOT_RESTORED',
+  /** Stored state has a format version with no migration to the current one. */
+  STATE_MIGRATION_MISSING: 'FRESHET_STATE_MIGRATION_MISSING',
+  /** A state backend reached a configured bound (entries, dirty keys); use a larger bound or the LMDB backend. */
+  STATE_LIMIT_EXCEEDED: 'FRESHET_STATE_LIMIT_EXCEEDED',
+  /** A state backend was used after `close()`. */
+  STATE_CLOSED: 'FRESHET_STATE_CLOSED',
+  /** An alert notification could not be delivered (webhook refused, unreachable after retries, or queue full). */
+  ALERT_NOTIFICATION_FAILED: 'FRESHET_ALERT_NOTIFICATION_FAILED',
+  /** `freshet dlq replay`: the --fix function threw or returned undefined for a dead letter (named in the message). */
+  DLQ_REPLAY_FAILED: 'FRESHET_DLQ_REPLAY_FAILED',
   /** An unexpected error: a bug in Freshet or its environment, reported with its original message. */
   INTERNAL: 'FRESHET_INTERNAL',
   /** An internal invariant did not hold: a bug in Freshet. */

@@ -21,6 +21,12 @@ export const FreshetHeaders = {
   /** Dead letters from `freshet produce`: the input file and 1-based line. */
   DLQ_FILE: 'freshet.dlq.file',
   DLQ_LINE: 'freshet.dlq.line',
+  /** Dead letters from a pipeline's quality check: the check's name (the stage is in DLQ_STAGE). */
+  DLQ_CHECK: 'freshet.dlq.check',
+  /** Dead letters from a quality check: `original` (the bytes read from DLQ_TOPIC) or `json`/`msgpack` (the checked value re-encoded). */
+  DLQ_PAYLOAD: 'freshet.dlq.payload',
+  /** Records re-submitted by `freshet dlq replay`: the dead letter they came from, `<dlq topic>/<partition>/<offset>`. */
+  REPLAY_OF: 'freshet.replay.of',
 } as const;
 
 /** Longest dead-letter reason kept (longer ones are cut with an ellipsis). */

@@ -171,6 +171,22 @@ export interface EventLog {
    */
   offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<number | null>;
 
+  /**
+   * Removes every record at offset >= `endOffset` from one partition, so the next append gets
+   * `endOffset`: how recovery drops output written after the checkpoint it restores (exactly-once).
+   * `endOffset` must lie in [earliestOffset, latestOffset] (else FRESHET_OFFSET_OUT_OF_RANGE);
+   * `latestOffset` is a no-op. It may cut inside a stored batch. Durable and crash-safe: once it
+   * resolves the new end survives a crash; a crash during it leaves the old end or the new one.
+   * Appends issued before the call are acknowledged (or fail) first; appends issued while it runs may
+   * fail with FRESHET_LOG_BUSY. Committed group offsets are left as they are (as in Kafka).
+   *
+   * @example
+   * ```ts
+   * await log.truncate('revenue', 0, checkpoint.outputPositions['revenue/0']);
+   * ```
+   */
+  truncate(topic: string, partition: number, endOffset: number): Promise<void>;
+
   /** Stores consumer-group offsets atomically (all or none). */
   commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /** The group's committed offsets (for one topic, or all). */

@@ -4,6 +4,9 @@ import { systemClock } from '../core/clock.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import { Limits } from '../core/limits.js';
 import type { EventLog } from '../log/log.js';
+import type { ViewCatalog } from '../serving/maintainer.js';
+import type { RunningPipeline } from './pipelines-routes.js';
+import type { Observability } from '../observe/observability.js';
 import { validateTopicName } from '../log/topic-config.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import { JsonSchemaCompiler, standardSchemaValidator, type EventValidator } from './validators.js';
@@ -54,6 +57,14 @@ export interface ServerOptions {
   readonly retryAfterSeconds?: number;
   /** Fastify's request logger (default off: ingest is a hot path). */
   readonly logger?: boolean;
+  /** Metrics, alerts and logs: adds `GET /metrics`, `GET /v1/alerts` and HTTP request metrics (see src/server/observe-routes.ts). */
+  readonly observe?: Observability;
+  /** Views to serve (`/v1/views...`, `POST /v1/sql`, SSE; see src/server/query-routes.ts): a `ViewMaintainer`. */
+  readonly views?: ViewCatalog;
+  /** Serve the web dashboard (web/) at `/` (see src/server/dashboard-routes.ts). Default false. */
+  readonly dashboard?: boolean;
+  /** The pipelines running in this process: adds `GET /v1/pipelines` and `GET /v1/dead-letters` (src/server/pipelines-routes.ts). */
+  readonly pipelines?: () => readonly RunningPipeline[];
 }
 
 /**
@@ -138,6 +149,10 @@ const optionsSchema = z.strictObject({
     )
     .optional(),
   clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as Clock).nowMs === 'function', 'clock must have nowMs()').optional(),
+  dashboard: z.boolean().optional(),
+  pipelines: z.custom<() => readonly RunningPipeline[]>((v) => typeof v === 'function', 'pipelines must be a function returning the running pipelines').optional(),
+  views: z.custom<ViewCatalog>((v) => typeof v === 'object' && v !== null && typeof (v as ViewCatalog).view === 'function', 'views must be a ViewCatalog (a ViewMaintainer)').optional(),
+  observe: z.custom<Observability>((v) => typeof v === 'object' && v !== null && typeof (v as Observability).metrics?.registry === 'object', 'observe must be an Observability').optional(),
   ...commonShape,
 });
 

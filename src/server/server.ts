@@ -2,9 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { BodyFormat } from './body.js';
+import { dashboardRoutes } from './dashboard-routes.js';
 import { errorHandler, toHttpError, UNSUPPORTED_MEDIA_TYPE_MESSAGE } from './http-errors.js';
 import { Ingestor } from './ingest.js';
+import { observeRoutes } from './observe-routes.js';
+import { pipelinesRoutes } from './pipelines-routes.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
+import { queryRoutes } from './query-routes.js';
 
 /** Media types ingest reads (parameters such as `charset=utf-8` are allowed). */
 export const INGEST_MEDIA_TYPES = {
@@ -59,6 +63,8 @@ export function createServer(options: ServerOptions): FreshetServer {
       .status(404)
       .send({ error: { code: ErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
+  // First, so its onResponse hook (HTTP request metrics) sees every route registered after it.
+  if (options.observe !== undefined) void app.register(observeRoutes(options.observe));
   app.addHook('onReady', async () => {
     await ingestor.ensureConfiguredTopics();
   });
@@ -91,6 +97,24 @@ export function createServer(options: ServerOptions): FreshetServer {
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(outcome));
     });
   });
+
+  const views = options.views;
+  if (views !== undefined) {
+    void app.register(async (query) => {
+      if (resolved.bearerToken !== null) query.addHook('onRequest', bearerAuth(resolved.bearerToken));
+      await query.register(queryRoutes({ catalog: views, retryAfterSeconds: resolved.retryAfterSeconds }));
+    });
+  }
+
+  const pipelines = options.pipelines;
+  if (pipelines !== undefined) {
+    void app.register(async (scope) => {
+      if (resolved.bearerToken !== null) scope.addHook('onRequest', bearerAuth(resolved.bearerToken));
+      await scope.register(pipelinesRoutes({ log: resolved.log, clock: resolved.clock, pipelines }));
+    });
+  }
+
+  if (options.dashboard === true) void app.register(dashboardRoutes());
 
   return {
     app,

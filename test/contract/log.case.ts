@@ -1028,6 +1028,119 @@ export function describeLogContract(name: string, factory: LogContractFactory): 
     });
 
     // ---------------------------------------------------------------------------------------------
+    describe('truncate', () => {
+      /** Partition 1 of 't' holds 18 records in 4 batches: a0-a3 (0-3), b0 (4), c0-c9 (5-14), d0-d2 (15-17). */
+      async function seeded(segmentBytes = 1024): Promise<{ log: EventLog; all: PlainRecord[] }> {
+        const log = await open();
+        await log.createTopic('t', { partitions: 2, segmentBytes });
+        const batches = [recs('a', 4, 100), recs('b', 1, 200), recs('c', 10, 300), recs('d', 3, 400)];
+        const all: PlainRecord[] = [];
+        for (const b of batches) {
+          const ack = await log.append('t', 1, b);
+          all.push(...expectedRun('t', 1, ack.baseOffset, b));
+        }
+        await log.append('t', 0, recs('other', 3, 50));
+        return { log, all };
+      }
+
+      it.each([0, 1, 4, 5, 9, 14, 15, 17, 18])('to %i: keeps exactly the records below it, and the next append gets that offset', async (end) => {
+        const { log, all } = await seeded();
+        await log.truncate('t', 1, end);
+        expect(await log.latestOffset('t', 1)).toBe(end);
+        expect(await log.earliestOffset('t', 1)).toBe(0);
+        expect(await readAll(log, 't', 1)).toEqual(all.slice(0, end));
+        for (let from = 0; from <= end; from++) expect(await readAll(log, 't', 1, from)).toEqual(all.slice(from, end));
+        await expectCode(() => log.read('t', 1, end + 1), OFFSET_OUT_OF_RANGE);
+        const d = await log.describeTopic('t');
+        expect(d.partitions[1]!.latestOffset).toBe(end);
+        const next = [rec('next-0', 900), rec('next-1', 901)];
+        const ack = await log.append('t', 1, next);
+        expect(ack.baseOffset).toBe(end);
+        expect(await readAll(log, 't', 1)).toEqual([...all.slice(0, end), ...expectedRun('t', 1, end, next)]);
+        // The other partition is untouched.
+        expect(await readAll(log, 't', 0)).toEqual(expectedRun('t', 0, 0, recs('other', 3, 50)));
+      });
+
+      it('the end offset is a no-op; outside [earliest, latest] or not an integer fails and changes nothing', async () => {
+        const { log, all } = await seeded();
+        await log.truncate('t', 1, all.length);
+        expect(await readAll(log, 't', 1)).toEqual(all);
+        await expectCode(() => log.truncate('t', 1, all.length + 1), OFFSET_OUT_OF_RANGE);
+        await expectCode(() => log.truncate('t', 1, -1), OFFSET_OUT_OF_RANGE);
+        await expectCode(() => log.truncate('t', 1, 2.5), [OFFSET_OUT_OF_RANGE, INVALID_ARGUMENT]);
+        await expectCode(() => log.truncate('t', 1, Number.NaN), [OFFSET_OUT_OF_RANGE, INVALID_ARGUMENT]);
+        await expectCode(() => log.truncate('t', 0, 4), OFFSET_OUT_OF_RANGE);
+        expect(await readAll(log, 't', 1)).toEqual(all);
+        expect(await log.latestOffset('t', 0)).toBe(3);
+      });
+
+      it('unknown topics and partitions fail with their codes', async () => {
+        const { log } = await seeded();
+        await expectCode(() => log.truncate('nope', 0, 0), UNKNOWN_TOPIC);
+        for (const p of [-1, 2, 1.5]) await expectCode(() => log.truncate('t', p, 0), UNKNOWN_PARTITION);
+      });
+
+      it('repeated truncations and appends keep the partition contiguous', async () => {
+        const { log, all } = await seeded();
+        const want = all.slice();
+        for (const [end, n] of [[16, 5], [3, 2], [5, 30], [20, 1], [0, 4], [4, 0]] as const) {
+          await log.truncate('t', 1, end);
+          want.length = end;
+          if (n > 0) {
+            const more = recs(`r${end}`, n, 1_000 + end);
+            await log.append('t', 1, more);
+            want.push(...expectedRun('t', 1, end, more));
+          }
+          expect(await readAll(log, 't', 1)).toEqual(want);
+          expect(await log.latestOffset('t', 1)).toBe(want.length);
+        }
+      });
+
+      it('offsetForTimestamp no longer finds removed records', async () => {
+        const { log } = await seeded();
+        expect(await log.offsetForTimestamp('t', 1, 400)).toBe(15);
+        await log.truncate('t', 1, 15);
+        expect(await log.offsetForTimestamp('t', 1, 400)).toBeNull();
+        expect(await log.offsetForTimestamp('t', 1, 305)).toBe(10);
+        await log.truncate('t', 1, 7);
+        expect(await log.offsetForTimestamp('t', 1, 305)).toBeNull();
+        expect(await log.offsetForTimestamp('t', 1, 301)).toBe(6);
+      });
+
+      it('appends issued before a truncate land before it and are removed by it', async () => {
+        const { log, all } = await seeded();
+        const pending = [log.append('t', 1, [rec('p0')]), log.append('t', 1, [rec('p1')])];
+        await log.truncate('t', 1, 10);
+        const acks = await Promise.all(pending);
+        expect(acks.map((a) => a.baseOffset)).toEqual([18, 19]);
+        expect(await readAll(log, 't', 1)).toEqual(all.slice(0, 10));
+        expect((await log.append('t', 1, [rec('after')])).baseOffset).toBe(10);
+      });
+
+      it('committed group offsets are left as they are', async () => {
+        const { log } = await seeded();
+        await log.commitOffsets('g', [{ topic: 't', partition: 1, offset: 17 }]);
+        await log.truncate('t', 1, 4);
+        expect(await log.committedOffsets('g', 't')).toEqual([{ topic: 't', partition: 1, offset: 17 }]);
+      });
+
+      it('records with keys, null values and headers keep every byte when a batch is cut in the middle', async () => {
+        const log = await open();
+        await log.createTopic('t', { partitions: 1 });
+        const records: ProducerRecord[] = Array.from({ length: 9 }, (_, i) => ({
+          key: i % 3 === 0 ? null : enc(`key-${i}`),
+          value: i % 4 === 0 ? null : pseudoRandomBytes(5 + i * 11, i),
+          timestampMs: 5_000 - i * 7,
+          headers: i % 2 === 0 ? [{ key: `h${i}`, value: bytes(i, 0, 255) }, { key: `h${i}`, value: new Uint8Array(0) }] : [],
+        }));
+        await log.append('t', 0, records);
+        await log.truncate('t', 0, 6);
+        expect(await readAll(log, 't', 0)).toEqual(expectedRun('t', 0, 0, records.slice(0, 6)));
+        expect(await log.offsetForTimestamp('t', 0, 4_966)).toBe(0);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
     describe('close', () => {
       it('every call after close fails with FRESHET_LOG_CLOSED', async () => {
         const log = await open();
@@ -1048,6 +1161,7 @@ export function describeLogContract(name: string, factory: LogContractFactory): 
           ['earliestOffset', () => log.earliestOffset('t', 0)],
           ['latestOffset', () => log.latestOffset('t', 0)],
           ['offsetForTimestamp', () => log.offsetForTimestamp('t', 0, 0)],
+          ['truncate', () => log.truncate('t', 0, 0)],
           ['commitOffsets', () => log.commitOffsets('g', [{ topic: 't', partition: 0, offset: 0 }])],
           ['committedOffsets', () => log.committedOffsets('g')],
         ];
@@ -1220,6 +1334,26 @@ export function describeLogContract(name: string, factory: LogContractFactory): 
           expect(await log.offsetForTimestamp('t', 0, 1200)).toBe(200);
           const ack = await log.append('t', 0, [rec('tail', 5)]);
           expect(ack.baseOffset).toBe(300);
+        });
+
+        it('a truncation survives a reopen, across segments, and appends continue at its end', async () => {
+          let log = await open();
+          await log.createTopic('t', { partitions: 1, segmentBytes: 1024 });
+          const records: ProducerRecord[] = Array.from({ length: 200 }, (_, i) => ({ key: enc(`k${i % 7}`), value: pseudoRandomBytes(30 + (i % 50), i), timestampMs: 1000 + i }));
+          for (let i = 0; i < records.length; i += 5) await log.append('t', 0, records.slice(i, i + 5));
+          const want = expectedRun('t', 0, 0, records);
+          await log.truncate('t', 0, 123);
+          log = await reopen(log);
+          expect(await log.latestOffset('t', 0)).toBe(123);
+          expect(await readAll(log, 't', 0)).toEqual(want.slice(0, 123));
+          const more = recs('more', 40, 9_000);
+          await log.append('t', 0, more);
+          log = await reopen(log);
+          expect(await readAll(log, 't', 0)).toEqual([...want.slice(0, 123), ...expectedRun('t', 0, 123, more)]);
+          await log.truncate('t', 0, 0);
+          log = await reopen(log);
+          expect(await readAll(log, 't', 0)).toEqual([]);
+          expect((await log.append('t', 0, [rec('first')])).baseOffset).toBe(0);
         });
 
         it('group offsets committed repeatedly keep only the latest value after reopen', async () => {

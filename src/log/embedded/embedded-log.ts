@@ -274,6 +274,11 @@ export class EmbeddedLog implements EventLog {
     return this.partition(topic, partition).offsetForTimestamp(timestampMs);
   }
 
+  async truncate(topic: string, partition: number, endOffset: number): Promise<void> {
+    this.checkWritable();
+    return this.partition(topic, partition).truncate(endOffset);
+  }
+
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.checkWritable();
     validateGroupName(group);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { assert } from '../../core/assert.js';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
@@ -6,7 +7,8 @@ import type { AppendResult, ProducerRecord, RecordBatchView, ReadResult } from '
 import { validateAppend } from '../topic-config.js';
 import { BatchScratch, HEADER_BYTES, StoredBatchView, encodedRecordBytes, baseOffsetAt, batchLengthAt, checkBatch, encodeBatch, maxTimestampAt, recordCountAt } from './batch-format.js';
 import { fsyncDirSync } from './files.js';
-import { Segment, type ScanTail } from './segment.js';
+import { Segment, type ScanTail, listSegmentBases } from './segment.js';
+import { TRUNCATION_MARKER_FILE, applyTruncation, readTruncationEpoch, readTruncationMarker, removeTruncationTempFiles, type TruncationPlan, writeTruncationMarker } from './truncation.js';
 
 const scratch = new BatchScratch();
 
@@ -56,26 +58,56 @@ export class PartitionLog {
   private dirty = false;
   /** Set after a failed fsync: the page cache state is unknown, so the partition stops taking writes. */
   private failure: FreshetError | null = null;
+  /** A truncate() is waiting for earlier appends or running: new appends are refused (LOG_BUSY). */
+  private truncating: Promise<void> | null = null;
+  /** The partition's truncation count when the segments were loaded (read-only followers reload on change). */
+  private truncationEpoch = 0;
 
   private constructor(private readonly options: PartitionLogOptions) {}
 
   /** Opens (or creates) the partition directory, recovering the active segment's tail. */
   static open(options: PartitionLogOptions): PartitionLog {
     const log = new PartitionLog(options);
+    let pending: TruncationPlan | null = readTruncationMarker(options.dir);
+    if (!options.readOnly) {
+      removeTruncationTempFiles(options.dir);
+      if (pending) {
+        // A truncation was interrupted by a crash: its marker says the new end wins, so finish it.
+        applyTruncation(options.dir, pending);
+        options.onWarning(`finished an interrupted truncation of ${options.topic}/${options.partition} to offset ${pending.endOffset}`, {
+          topic: options.topic,
+          partition: options.partition,
+          endOffset: pending.endOffset,
+        });
+        pending = null;
+      }
+    }
+    log.truncationEpoch = readTruncationEpoch(options.dir);
+    log.loadSegments(log.segments, pending);
+    return log;
+  }
+
+  /**
+   * Opens the segment files into `into` and sets the ends. `pending`: a read-only follower sees a
+   * truncation the writer has not finished as already done (records from its end on are hidden).
+   */
+  private loadSegments(into: Segment[], pending: TruncationPlan | null): void {
+    const options = this.options;
+    const log = this;
     const bases = listSegmentBases(options.dir);
     if (bases.length === 0) {
       if (options.readOnly) {
         throw new FreshetError(ErrorCodes.LOG_CORRUPT, `partition directory ${options.dir} has no segment`, { dir: options.dir });
       }
-      log.segments.push(Segment.create(options.dir, 0));
+      into.push(Segment.create(options.dir, 0));
       fsyncDirSync(options.dir);
     }
     try {
       for (let i = 0; i < bases.length; i++) {
         const isLast = i === bases.length - 1;
         const { segment, tail } = Segment.open(options.dir, bases[i]!, isLast, options.readOnly);
-        log.segments.push(segment);
-        const previous = log.segments[log.segments.length - 2];
+        into.push(segment);
+        const previous = into[into.length - 2];
         if (previous && previous.nextOffset !== segment.baseOffset) {
           throw new FreshetError(
             ErrorCodes.LOG_CORRUPT,
@@ -87,12 +119,13 @@ export class PartitionLog {
       }
     } catch (error) {
       // Opening failed part-way (corruption): close what was opened.
-      for (const s of log.segments) s.close();
+      for (const s of into) s.close();
+      into.length = 0;
       throw error;
     }
-    log.writtenEnd = log.active.nextOffset;
+    const end = into[into.length - 1]!.nextOffset;
+    log.writtenEnd = pending ? Math.min(end, pending.endOffset) : end;
     log.highWatermark = log.writtenEnd;
-    return log;
   }
 
   get earliestOffset(): number {
@@ -130,6 +163,9 @@ export class PartitionLog {
     if (this.options.readOnly) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'the log was opened read-only');
     if (this.failure) throw this.failure;
     validateAppend(records, encodedRecordBytes);
+    if (this.truncating) {
+      throw new FreshetError(ErrorCodes.LOG_BUSY, `${topic}/${partition} is being truncated; retry later`, { topic, partition, retryAfterMs: 10 });
+    }
     if (this.waiters.length >= this.options.maxPendingAppends || this.pendingBytes >= this.options.maxPendingAppendBytes) {
       throw new FreshetError(ErrorCodes.LOG_BUSY, `${topic}/${partition} has ${this.waiters.length} appends waiting for fsync; retry later`, {
         topic,
@@ -277,6 +313,98 @@ export class PartitionLog {
     return deleted;
   }
 
+  /**
+   * Removes every record at offset >= `endOffset` (see EventLog.truncate and truncation.ts for the
+   * crash-safe protocol). Waits until every append issued before it is acknowledged; appends issued
+   * meanwhile fail with FRESHET_LOG_BUSY. Concurrent truncations run one after the other.
+   */
+  async truncate(endOffset: number): Promise<void> {
+    if (this.options.readOnly) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'the log was opened read-only');
+    if (this.failure) throw this.failure;
+    const previous = this.truncating;
+    const run = (async () => {
+      if (previous) await previous.catch(() => undefined);
+      // Earlier appends settle first, so no acknowledgement is pending for a record about to be cut.
+      while (this.waiters.length > 0 || this.syncInFlight || this.syncScheduled) await new Promise((r) => setImmediate(r));
+      if (this.failure) throw this.failure;
+      this.truncateNow(endOffset);
+    })();
+    this.truncating = run;
+    try {
+      await run;
+    } finally {
+      if (this.truncating === run) this.truncating = null;
+    }
+  }
+
+  private truncateNow(endOffset: number): void {
+    const { topic, partition, dir } = this.options;
+    const earliest = this.earliestOffset;
+    if (!Number.isInteger(endOffset) || endOffset < earliest || endOffset > this.highWatermark) {
+      throw new FreshetError(
+        ErrorCodes.OFFSET_OUT_OF_RANGE,
+        `cannot truncate ${topic}/${partition} to ${endOffset}: the end must be an offset in [${earliest}, ${this.highWatermark}]`,
+        { topic, partition, offset: endOffset, earliestOffset: earliest, latestOffset: this.highWatermark },
+      );
+    }
+    assert(this.highWatermark === this.writtenEnd, 'no unacknowledged write is pending during a truncation');
+    if (endOffset === this.writtenEnd) return;
+    // The cut segment: the one holding endOffset, or the one ending exactly there (then nothing is cut
+    // inside it and every later segment goes).
+    let index = this.segmentIndexFor(endOffset);
+    if (index > 0 && this.segments[index]!.baseOffset === endOffset) index--;
+    const segment = this.segments[index]!;
+    let position = segment.sizeBytes;
+    let partial: Uint8Array = new Uint8Array(0);
+    if (endOffset < segment.nextOffset) {
+      position = segment.positionForOffset(endOffset);
+      for (;;) {
+        const header = segment.readAt(position, HEADER_BYTES);
+        if (header.length < HEADER_BYTES) this.throwCorrupt(segment, position, endOffset, 'short-header');
+        const base = baseOffsetAt(header, 0);
+        const count = recordCountAt(header, 0);
+        const length = batchLengthAt(header, 0);
+        if (base + count <= endOffset) {
+          position += length;
+          continue;
+        }
+        if (base < endOffset) {
+          // The end falls inside this batch: keep its first records as a smaller batch.
+          const batch = segment.readAt(position, length);
+          const problem = checkBatch(batch, 0, batch.length);
+          if (problem !== null) this.throwCorrupt(segment, position, base, problem);
+          const view = new StoredBatchView(topic, partition, batch, 0, 0, endOffset - base);
+          const kept: ProducerRecord[] = [];
+          for (let i = 0; i < view.count; i++) kept.push(view.recordAt(i));
+          partial = encodeBatch(base, kept, 0);
+        }
+        break;
+      }
+    }
+    const plan: TruncationPlan = { endOffset, segmentBase: segment.baseOffset, position, partial };
+    try {
+      writeTruncationMarker(dir, plan);
+      // Descriptors of the segments about to change or go are closed first; the cut one is reopened.
+      for (const s of this.segments.splice(index)) s.close();
+      applyTruncation(dir, plan);
+      const { segment: reopened } = Segment.open(dir, plan.segmentBase, true, false);
+      this.segments.push(reopened);
+    } catch (error) {
+      // The files are in an unknown state until the next open redoes the marker: take no more writes.
+      const failure =
+        error instanceof FreshetError
+          ? error
+          : new FreshetError(ErrorCodes.LOG_WRITE_FAILED, `truncating ${topic}/${partition} failed: ${(error as Error).message}`, { topic, partition }, { cause: error });
+      this.failure = failure;
+      throw failure;
+    }
+    assert(this.active.nextOffset === endOffset, 'a truncated partition ends at the requested offset');
+    this.writtenEnd = endOffset;
+    this.highWatermark = endOffset;
+    this.dirty = false;
+    this.truncationEpoch = readTruncationEpoch(dir);
+  }
+
   /** Waits for pending acknowledgements, syncs (unless fsync is `never`) and closes the files. */
   async close(): Promise<void> {
     while (this.syncInFlight || this.syncScheduled) await new Promise((r) => setImmediate(r));
@@ -349,6 +477,10 @@ export class PartitionLog {
 
   /** Read-only mode: picks up batches and segments another process has appended since. */
   private refresh(): void {
+    if (this.truncatedSinceLoad()) {
+      this.reload();
+      return;
+    }
     let grew = this.active.refreshFromFile();
     const bases = listSegmentBases(this.options.dir);
     // Segments the writer deleted (retention): let go of their descriptors, so the disk space is freed.
@@ -365,6 +497,28 @@ export class PartitionLog {
       this.writtenEnd = this.active.nextOffset;
       this.highWatermark = this.writtenEnd;
     }
+  }
+
+  /** Read-only mode: the writer truncated (or is truncating) the partition since we loaded it. */
+  private truncatedSinceLoad(): boolean {
+    const dir = this.options.dir;
+    if (fs.existsSync(path.join(dir, TRUNCATION_MARKER_FILE))) return true;
+    if (readTruncationEpoch(dir) !== this.truncationEpoch) return true;
+    return this.active.fileSize() < this.active.sizeBytes;
+  }
+
+  /** Read-only mode: drops every segment and loads the directory again (after a truncation). */
+  private reload(): void {
+    const fresh: Segment[] = [];
+    let epoch: number;
+    try {
+      epoch = readTruncationEpoch(this.options.dir);
+      this.loadSegments(fresh, readTruncationMarker(this.options.dir));
+    } catch {
+      return; // the writer is in the middle of changing files: the next call tries again
+    }
+    for (const s of this.segments.splice(0, this.segments.length, ...fresh)) s.close();
+    this.truncationEpoch = epoch;
   }
 
   private segmentIndexFor(offset: number): number {
@@ -396,13 +550,4 @@ export class PartitionLog {
       readOnly: this.options.readOnly,
     });
   }
-}
-
-/** Base offsets of the segment files in a partition directory, ascending. */
-function listSegmentBases(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => /^\d{20}\.log$/.test(name))
-    .map((name) => Number(name.slice(0, 20)))
-    .sort((a, b) => a - b);
 }

@@ -27,6 +27,15 @@ export function segmentFileBase(baseOffset: number): string {
   return String(baseOffset).padStart(20, '0');
 }
 
+/** Base offsets of the segment files in a partition directory, ascending. */
+export function listSegmentBases(dir: string): number[] {
+  return fs
+    .readdirSync(dir)
+    .filter((name) => /^\d{20}\.log$/.test(name))
+    .map((name) => Number(name.slice(0, 20)))
+    .sort((a, b) => a - b);
+}
+
 /** What scanning a segment found at its end. */
 export interface ScanTail {
   /** Bytes cut off the end because they were a torn (incomplete or unverifiable) write. */
@@ -140,6 +149,11 @@ export class Segment {
       } else hi = mid - 1;
     }
     return found < 0 ? 0 : this.timePositionsAfter[found]!;
+  }
+
+  /** The file's current size on disk (a follower compares it with what it indexed). */
+  fileSize(): number {
+    return fs.fstatSync(this.fd).size;
   }
 
   /** Makes the segment's data durable (synchronously). */

@@ -171,6 +171,13 @@ export class MemoryLog implements EventLog {
     return found ? found.offset : null;
   }
 
+  async truncate(topicName: string, partition: number, endOffset: number): Promise<void> {
+    const p = this.partition(topicName, partition);
+    const latest = p.startOffset + p.records.length;
+    checkTruncateOffset(topicName, partition, endOffset, p.startOffset, latest);
+    p.records.length = endOffset - p.startOffset;
+  }
+
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.checkOpen();
     validateGroupName(group);
@@ -215,5 +222,16 @@ export class MemoryLog implements EventLog {
       throw new FreshetError(ErrorCodes.UNKNOWN_PARTITION, `topic '${topicName}' has no partition ${partition}`, { topic: topicName, partition });
     }
     return p;
+  }
+}
+
+/** The contract's rule for `truncate`: an integer end within [earliest, latest]. */
+function checkTruncateOffset(topic: string, partition: number, endOffset: number, earliestOffset: number, latestOffset: number): void {
+  if (!Number.isInteger(endOffset) || endOffset < earliestOffset || endOffset > latestOffset) {
+    throw new FreshetError(
+      ErrorCodes.OFFSET_OUT_OF_RANGE,
+      `cannot truncate ${topic}/${partition} to ${endOffset}: the end must be an offset in [${earliestOffset}, ${latestOffset}]`,
+      { topic, partition, offset: endOffset, earliestOffset, latestOffset },
+    );
   }
 }

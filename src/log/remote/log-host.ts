@@ -118,6 +118,8 @@ export class LogHost {
         return plain(log.latestOffset(a[0] as string, a[1] as number));
       case 'offsetForTimestamp':
         return plain(log.offsetForTimestamp(a[0] as string, a[1] as number, a[2] as number));
+      case 'truncate':
+        return plain(log.truncate(a[0] as string, a[1] as number, a[2] as number));
       case 'commitOffsets':
         return plain(log.commitOffsets(a[0] as string, a[1] as readonly TopicPartitionOffset[]));
       case 'committedOffsets':

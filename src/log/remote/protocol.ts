@@ -23,6 +23,7 @@ export type LogOp =
   | 'earliestOffset'
   | 'latestOffset'
   | 'offsetForTimestamp'
+  | 'truncate'
   | 'commitOffsets'
   | 'committedOffsets'
   | 'close';

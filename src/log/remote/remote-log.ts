@@ -111,6 +111,11 @@ export class RemoteLog implements EventLog {
     return (await this.call('offsetForTimestamp', [topic, partition, timestampMs])) as number | null;
   }
 
+  async truncate(topic: string, partition: number, endOffset: number): Promise<void> {
+    this.checkOpen();
+    await this.call('truncate', [topic, partition, endOffset]);
+  }
+
   async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
     await this.call('commitOffsets', [group, offsets]);
   }
