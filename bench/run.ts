@@ -4,7 +4,7 @@
  */
 import { note, parseArgs } from './report.js';
 
-const SUITES = ['log', 'ingest', 'engine', 'aggregators', 'workers'] as const;
+const SUITES = ['log', 'ingest', 'engine', 'aggregators', 'workers', 'nexmark', 'ysb', 'serving', 'recovery'] as const;
 
 const [suiteArg, ...rest] = process.argv.slice(2);
 const suites = suiteArg && !suiteArg.startsWith('--') ? [suiteArg] : [...SUITES];
