@@ -34,3 +34,19 @@ export function shutdownSignal(): { readonly promise: Promise<ShutdownSignal>; r
   const dispose = onShutdown(resolve);
   return { promise, dispose };
 }
+
+/**
+ * Runs `closers` last-opened first (the server stops answering before what it serves stops), every one
+ * even if some fail; rethrows the first failure.
+ */
+export async function closeInReverse(closers: readonly (() => Promise<void>)[]): Promise<void> {
+  let failure: unknown = null;
+  for (const close of [...closers].reverse()) {
+    try {
+      await close();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== null) throw failure;
+}

@@ -16,7 +16,7 @@ import type { PipelineRunner } from '../../runtime/pipeline-runner.js';
 import { openLog } from '../open-log.js';
 import { type CommonOptions, DEFAULT_PORT, type FsyncPolicy, parseFsync, parseNonNegativeInt, parsePort, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
 import { printErr, writeOut } from '../output.js';
-import { shutdownSignal } from '../signals.js';
+import { closeInReverse, shutdownSignal } from '../signals.js';
 
 interface DemoOptions extends CommonOptions {
   rate: number;
@@ -156,16 +156,11 @@ export function demoCommand(): Command {
     } finally {
       signal.dispose();
       // Reverse order: the server stops answering, views stop following, the pipeline and then the generator stop.
-      let failure: unknown = null;
-      for (const close of closers.reverse()) {
-        try {
-          await close();
-        } catch (error) {
-          failure ??= error;
-        }
+      try {
+        await closeInReverse(closers);
+      } finally {
+        await log?.close();
       }
-      await log?.close();
-      if (failure !== null) throw failure;
     }
   });
 }

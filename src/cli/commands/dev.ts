@@ -11,7 +11,7 @@ import type { PipelineRunner } from '../../runtime/pipeline-runner.js';
 import { openLog } from '../open-log.js';
 import { type CommonOptions, DEFAULT_PORT, type FsyncPolicy, parseFsync, parsePort, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
 import { printErr, writeOut } from '../output.js';
-import { shutdownSignal } from '../signals.js';
+import { closeInReverse, shutdownSignal } from '../signals.js';
 import { loadPipeline } from './run.js';
 
 interface DevOptions extends CommonOptions {
@@ -76,16 +76,11 @@ export function devCommand(): Command {
       if (stopped !== null) printErr(`freshet: ${stopped}: stopping`);
     } finally {
       signal.dispose();
-      let failure: unknown = null;
-      for (const close of closers.reverse()) {
-        try {
-          await close();
-        } catch (error) {
-          failure ??= error;
-        }
+      try {
+        await closeInReverse(closers);
+      } finally {
+        await log?.close();
       }
-      await log?.close();
-      if (failure !== null) throw failure;
     }
   });
 }

@@ -1,3 +1,4 @@
+import { Limits } from '../../core/limits.js';
 import { crc32c } from '@node-rs/crc32';
 import { recordFromView } from '../record-batch.js';
 import type { ConsumedRecord, ProducerRecord, RecordBatchView, RecordHeader } from '../log.js';
@@ -270,4 +271,23 @@ export class StoredBatchView implements RecordBatchView {
   recordAt(index: number): ConsumedRecord {
     return recordFromView(this, index);
   }
+}
+
+/** Splits one partition's records into appends within Limits.maxBatchRecords and Limits.maxBatchBytes. */
+export function chunkForAppend(records: readonly ProducerRecord[]): ProducerRecord[][] {
+  const chunks: ProducerRecord[][] = [];
+  let current: ProducerRecord[] = [];
+  let bytes = HEADER_BYTES;
+  for (const r of records) {
+    const size = encodedRecordBytes(r);
+    if (current.length > 0 && (current.length >= Limits.maxBatchRecords || bytes + size > Limits.maxBatchBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = HEADER_BYTES;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  chunks.push(current);
+  return chunks;
 }

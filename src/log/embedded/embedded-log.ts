@@ -23,7 +23,7 @@ import {
   validateTopicConfig,
   validateTopicName,
 } from '../topic-config.js';
-import { HEADER_BYTES, encodedRecordBytes } from './batch-format.js';
+import { chunkForAppend, encodedRecordBytes } from './batch-format.js';
 import { fsyncDirSync, mkdirDurableSync, removeTempFilesSync, writeFileAtomicSync } from './files.js';
 import { type FsyncPolicy, PartitionLog } from './partition-log.js';
 
@@ -420,25 +420,6 @@ export class EmbeddedLog implements EventLog {
     }
     return p;
   }
-}
-
-/** Splits one partition's records into appends within Limits.maxBatchRecords and Limits.maxBatchBytes. */
-function chunkForAppend(records: ProducerRecord[]): ProducerRecord[][] {
-  const chunks: ProducerRecord[][] = [];
-  let current: ProducerRecord[] = [];
-  let bytes = HEADER_BYTES;
-  for (const r of records) {
-    const size = encodedRecordBytes(r);
-    if (current.length > 0 && (current.length >= Limits.maxBatchRecords || bytes + size > Limits.maxBatchBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = HEADER_BYTES;
-    }
-    current.push(r);
-    bytes += size;
-  }
-  chunks.push(current);
-  return chunks;
 }
 
 function defaultWarning(message: string): void {

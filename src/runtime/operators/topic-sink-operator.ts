@@ -1,7 +1,6 @@
 import { pack } from 'msgpackr';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
-import { Limits } from '../../core/limits.js';
-import { HEADER_BYTES, encodedRecordBytes } from '../../log/embedded/batch-format.js';
+import { chunkForAppend } from '../../log/embedded/batch-format.js';
 import type { EventLog, ProducerRecord } from '../../log/log.js';
 import { partitionForKey } from '../../log/partitioner.js';
 import type { KeyValue, TopicFormat, ViewSinkNode } from '../../plan/plan.js';
@@ -140,23 +139,4 @@ export class TopicSinkOperator implements Operator {
       throw error;
     }
   }
-}
-
-/** Splits one partition's records into appends within the log's batch bounds (Limits.maxBatchRecords / maxBatchBytes). */
-function chunkForAppend(records: ProducerRecord[]): ProducerRecord[][] {
-  const chunks: ProducerRecord[][] = [];
-  let current: ProducerRecord[] = [];
-  let bytes = HEADER_BYTES;
-  for (const r of records) {
-    const size = encodedRecordBytes(r);
-    if (current.length > 0 && (current.length >= Limits.maxBatchRecords || bytes + size > Limits.maxBatchBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = HEADER_BYTES;
-    }
-    current.push(r);
-    bytes += size;
-  }
-  chunks.push(current);
-  return chunks;
 }
