@@ -168,7 +168,20 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     this.sizeMs = spec.sizeMs;
     this.advanceMs = spec.type === 'hopping' ? spec.advanceMs : spec.sizeMs;
     this.offsetMs = spec.offsetMs;
+    // One slot per window an event can fall in (size / advance, rounded up): enough for in-order input.
+    const slots = Math.ceil(this.sizeMs / this.advanceMs) + 1;
+    this.cachedStarts = new Array<number>(slots).fill(Number.NaN);
+    this.cachedBuckets = new Array<Map<KeyValue, unknown> | undefined>(slots).fill(undefined);
   }
+
+  /**
+   * Recently used windows by start, in slots of `start / advanceMs mod slots`: an event of a hopping
+   * window touches size/advance windows, the same ones as its neighbours, so most lookups skip the
+   * `windows` map. A purged window is never looked up again (its events are too late), so entries need no
+   * invalidation except on restore.
+   */
+  private readonly cachedStarts: number[];
+  private readonly cachedBuckets: (Map<KeyValue, unknown> | undefined)[];
 
   push(batch: Batch): void {
     const { values, timestamps } = batch;
@@ -176,8 +189,8 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const { sizeMs, advanceMs, offsetMs, allowedLatenessMs, aggregator } = this;
     const watermarkMs = this.watermarkMs;
     const tracksChanges = this.emitMode === 'updates';
-    let lastStart = Number.NaN;
-    let lastBucket: Map<KeyValue, unknown> | undefined;
+    const { cachedStarts, cachedBuckets } = this;
+    const slots = cachedStarts.length;
     for (let i = 0; i < values.length; i++) {
       const ts = timestamps[i]!;
       const key = keys[i]!;
@@ -190,15 +203,16 @@ export class AlignedWindowOperator extends WindowOperatorBase {
         if (end + allowedLatenessMs <= watermarkMs) continue; // this window is gone
         accepted = true;
         // In-order input hits the same window again and again: skip the outer lookup then.
-        let bucket = start === lastStart ? lastBucket : this.windows.get(start);
+        const slot = mod(Math.floor((start - offsetMs) / advanceMs), slots);
+        let bucket = cachedStarts[slot] === start ? cachedBuckets[slot] : this.windows.get(start);
         if (bucket === undefined) {
           bucket = new Map();
           this.windows.set(start, bucket);
           if (end <= watermarkMs) this.toPurge.push(start);
           else this.toFire.push(start);
         }
-        lastStart = start;
-        lastBucket = bucket;
+        cachedStarts[slot] = start;
+        cachedBuckets[slot] = bucket;
         const acc = bucket.get(key);
         const next = aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts);
         if (next !== acc) bucket.set(key, next);
@@ -240,6 +254,8 @@ export class AlignedWindowOperator extends WindowOperatorBase {
 
   protected restoreWindows(state: readonly unknown[]): void {
     this.windows.clear();
+    this.cachedStarts.fill(Number.NaN);
+    this.cachedBuckets.fill(undefined);
     for (const [start, keys, accs] of state[0] as [number, KeyValue[], unknown[]][]) {
       const bucket = new Map<KeyValue, unknown>();
       for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
