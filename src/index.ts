@@ -63,5 +63,5 @@ export { observeRoutes, UNMATCHED_ROUTE, type ObserveRoutesOptions } from './ser
 // Serving: views (kv, time series, DuckDB tables), read-only SQL, live push (docs/api.md)
 export * from './serving/index.js';
 export { specOf, aggregatorFromSpec, COMPOSITE_SPEC_KIND } from './dsl/aggregators/spec.js';
-export { queryRoutes, renderSql, SERVING_STATUS, type QueryRoutesOptions, type SqlFormat } from './server/query-routes.js';
+export { queryRoutes, renderSql, type QueryRoutesOptions, type SqlFormat } from './server/query-routes.js';
 export { VIEW_REGISTRY_TOPIC, viewTopic, encodeViewUpdate, decodeViewUpdate, type ViewDefinition, type ViewKind, type ViewUpdate, type AggregatorSpec } from './plan/view-update.js';

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCodes, FreshetError, type ErrorCode } from '../core/errors.js';
+import { ErrorCodes, FreshetError } from '../core/errors.js';
 import type { SqlResult } from '../serving/duckdb/sql-executor.js';
 import { KvView } from '../serving/kv-view.js';
 import { ServingLimits } from '../serving/limits.js';
@@ -24,19 +24,6 @@ export interface QueryRoutesOptions {
   /** `Retry-After` seconds with 503 FRESHET_SERVING_BUSY (default 1). */
   readonly retryAfterSeconds?: number;
 }
-
-/** HTTP status of the serving error codes (the rest as in http-errors.ts). */
-export const SERVING_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
-  FRESHET_VIEW_NOT_FOUND: 404,
-  FRESHET_KEY_NOT_FOUND: 404,
-  FRESHET_WRONG_VIEW_KIND: 400,
-  FRESHET_STEP_UNSUPPORTED: 400,
-  FRESHET_SQL_INVALID: 400,
-  FRESHET_SQL_FORBIDDEN: 403,
-  FRESHET_SQL_TIMEOUT: 408,
-  FRESHET_SERVING_BUSY: 503,
-  FRESHET_STREAM_RESUME_GONE: 410,
-};
 
 /** Result formats of `POST /v1/sql`. */
 export type SqlFormat = 'json' | 'ndjson' | 'csv';
@@ -73,7 +60,7 @@ export function queryRoutes(options: QueryRoutesOptions) {
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.setErrorHandler((error, request, reply) => {
-      const status = error instanceof FreshetError ? (SERVING_STATUS[error.code] ?? toHttpError(error).status) : toHttpError(error).status;
+      const status = toHttpError(error).status; // serving codes are in http-errors.ts STATUS_BY_CODE
       const body = toHttpError(error).body;
       if (status >= 500 && !(error instanceof FreshetError && error.code === ErrorCodes.SERVING_BUSY)) request.log.error({ err: error }, 'query failed');
       if (status === 503) void reply.header('retry-after', String(retryAfter));
