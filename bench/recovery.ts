@@ -55,7 +55,7 @@ export async function run(args: Record<string, string | true>): Promise<void> {
     const checkpoint = await runner.checkpoint();
     const snapshotMs = performance.now() - snapStart;
     let stateBytes = 0;
-    for (const b of checkpoint.operators.values()) stateBytes += b.byteLength;
+    for (const task of checkpoint.tasks) for (const b of task.operators.values()) stateBytes += b.byteLength;
     await storage.close();
     await log.close();
     note(`recovery bench: ${keys} keys, checkpoint ${(stateBytes / 1e6).toFixed(1)} MB in ${snapshotMs.toFixed(0)} ms`);

@@ -1,10 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Plan, PlanNode } from '../plan/plan.js';
 import { CheckpointStore, type LoadedCheckpoint, type OperatorDescriptor, checkRestoreCompatibility, checkpointDir } from '../state/checkpoint-store.js';
-import type { CheckpointStorage, RunnerCheckpoint } from './checkpointing.js';
-
-/** The runner's only task id in the store (a single-process run is one task). */
-const TASK_ID = 'main';
+import type { CheckpointStorage, RunnerCheckpoint, TaskState } from './checkpointing.js';
 
 /** Options of `FileCheckpointStorage.open`. */
 export interface FileCheckpointOptions {
@@ -69,27 +66,31 @@ export class FileCheckpointStorage implements CheckpointStorage {
     }
     if (loaded === null) return null;
     const { restore } = checkRestoreCompatibility(loaded.operators, this.operators, { allowNonRestoredState: this.options.allowNonRestoredState ?? false });
-    const task = loaded.tasks.get(TASK_ID);
-    if (task === undefined) return null;
     const keep = new Set(restore);
-    const operators = new Map<string, Uint8Array>();
-    for (const [name, chain] of task.chains) if (keep.has(name)) operators.set(name, chain[0]!);
-    return { id: loaded.checkpointId, takenAtMs: loaded.createdAtMs, inputs: task.inputOffsets, outputs: task.outputPositions, operators };
+    const tasks: TaskState[] = [];
+    let outputs: RunnerCheckpoint['outputs'] = [];
+    for (const task of loaded.tasks.values()) {
+      const operators = new Map<string, Uint8Array>();
+      for (const [name, chain] of task.chains) if (keep.has(name)) operators.set(name, chain[0]!);
+      tasks.push({ taskId: task.taskId, inputs: task.inputOffsets, operators });
+      // Output positions are the run's; every task carries the same list.
+      if (task.outputPositions.length > 0) outputs = task.outputPositions;
+    }
+    return { id: loaded.checkpointId, takenAtMs: loaded.createdAtMs, outputs, tasks };
   }
 
   async save(checkpoint: RunnerCheckpoint): Promise<void> {
     await this.store.write({
       checkpointId: checkpoint.id,
       operators: this.operators,
-      tasks: [
-        {
-          taskId: TASK_ID,
-          inputOffsets: checkpoint.inputs,
-          outputPositions: checkpoint.outputs,
-          watermarks: {},
-          operators: [...checkpoint.operators].map(([operator, bytes]) => ({ operator, type: 'full' as const, baseCheckpointId: null, bytes })),
-        },
-      ],
+      tasks: checkpoint.tasks.map((task, i) => ({
+        taskId: task.taskId,
+        inputOffsets: task.inputs,
+        // The run's output positions, stored once (with the first task).
+        outputPositions: i === 0 ? checkpoint.outputs : [],
+        watermarks: {},
+        operators: [...task.operators].map(([operator, bytes]) => ({ operator, type: 'full' as const, baseCheckpointId: null, bytes })),
+      })),
     });
     // Savepoints asked for by `freshet savepoint create` while we ran: this checkpoint becomes them.
     for (const name of this.store.pendingSavepointRequests()) {
@@ -116,6 +117,11 @@ export function describeOperators(plan: Plan): OperatorDescriptor[] {
   for (const node of plan.nodes) {
     const fingerprint = stateFingerprint(node);
     if (fingerprint !== null) out.push({ name: node.name, kind: node.kind, fingerprint });
+    // A `--workers` run repartitions at every keyBy: the two ends carry watermarks (see stages.ts names).
+    if (node.kind === 'keyBy') {
+      out.push({ name: `${node.name}.repartition-sink`, kind: 'repartitionSink', fingerprint: 'repartitionSink' });
+      out.push({ name: `${node.name}.repartition-source`, kind: 'repartitionSource', fingerprint: 'repartitionSource' });
+    }
   }
   return out;
 }

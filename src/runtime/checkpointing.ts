@@ -22,21 +22,31 @@ export interface CheckpointStorage {
 }
 
 /**
- * A consistent cut of a single-process pipeline, taken at a round boundary (every sink flushed, no
- * record inside an operator): where every source partition continues, how far every output partition
- * had been written, and every stateful operator's state.
+ * A consistent cut of a pipeline, taken at a round boundary (every sink flushed, no record inside an
+ * operator, in every task): how far every output partition had been written, and per task where each
+ * input partition continues and every stateful operator's state.
  */
 export interface RunnerCheckpoint {
-  /** Increases by one per checkpoint of a pipeline. */
+  /** Increases with every checkpoint of a pipeline. */
   readonly id: number;
   readonly takenAtMs: number;
-  /** Next offset to read, per source partition (tables included: their rows are state too). */
-  readonly inputs: readonly TopicPartitionOffset[];
-  /** End offset per output partition (sink topics, view topics, dead-letter topics) when the checkpoint was taken. */
+  /** End offset per output partition (sink, view, dead-letter and repartition topics) when the checkpoint was taken. */
   readonly outputs: readonly TopicPartitionOffset[];
+  /** One per task: `main` for a single-process run, the stage tasks of a `--workers` run. */
+  readonly tasks: readonly TaskState[];
+}
+
+/** One task's part of a checkpoint. */
+export interface TaskState {
+  readonly taskId: string;
+  /** Next offset to read, per input partition (tables included: their rows are state too). */
+  readonly inputs: readonly TopicPartitionOffset[];
   /** msgpack of each stateful operator's snapshot, by operator name. */
   readonly operators: ReadonlyMap<string, Uint8Array>;
 }
+
+/** The task id of a single-process run. */
+export const MAIN_TASK = 'main';
 
 /** The topics a plan writes (and only this pipeline writes): what recovery truncates back to the checkpoint. */
 export function outputTopicsOf(plan: Plan): string[] {
@@ -51,11 +61,11 @@ export function outputTopicsOf(plan: Plan): string[] {
   return [...topics];
 }
 
-/** End offsets of every existing partition of the plan's output topics. */
-export async function outputPositions(log: EventLog, plan: Plan): Promise<TopicPartitionOffset[]> {
+/** End offsets of every existing partition of the plan's output topics (and `extraTopics`, e.g. repartition topics). */
+export async function outputPositions(log: EventLog, plan: Plan, extraTopics: readonly string[] = []): Promise<TopicPartitionOffset[]> {
   const existing = new Set(await log.listTopics());
   const out: TopicPartitionOffset[] = [];
-  for (const topic of outputTopicsOf(plan)) {
+  for (const topic of [...outputTopicsOf(plan), ...extraTopics]) {
     if (!existing.has(topic)) continue;
     for (const p of (await log.describeTopic(topic)).partitions) out.push({ topic, partition: p.partition, offset: p.latestOffset });
   }
@@ -67,11 +77,11 @@ export async function outputPositions(log: EventLog, plan: Plan): Promise<TopicP
  * its checkpointed end (to its start when it did not exist then). Replaying the input from the
  * checkpoint's offsets then writes those records again, once.
  */
-export async function truncateOutputs(log: EventLog, plan: Plan, checkpoint: RunnerCheckpoint): Promise<number> {
+export async function truncateOutputs(log: EventLog, plan: Plan, checkpoint: RunnerCheckpoint, extraTopics: readonly string[] = []): Promise<number> {
   const ends = new Map(checkpoint.outputs.map((o) => [`${o.topic}/${o.partition}`, o.offset]));
   const existing = new Set(await log.listTopics());
   let dropped = 0;
-  for (const topic of outputTopicsOf(plan)) {
+  for (const topic of [...outputTopicsOf(plan), ...extraTopics]) {
     if (!existing.has(topic)) continue;
     for (const p of (await log.describeTopic(topic)).partitions) {
       const end = ends.get(`${topic}/${p.partition}`) ?? p.earliestOffset;

@@ -7,7 +7,7 @@ import type { SourceOperator } from './operators/source-operator.js';
 import type { RecordHeader } from '../log/log.js';
 import { type LatencyRecorder, type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
-import { type CheckpointStorage, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
+import { type CheckpointStorage, MAIN_TASK, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
 import { qualityMetricsTo } from '../quality/metrics-adapter.js';
 import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
@@ -160,10 +160,10 @@ export class PipelineRunner {
     });
     const checkpoint = options.checkpoints ? await options.checkpoints.storage.latest() : null;
     if (checkpoint !== null) {
-      restoreOperators(graph.operators, checkpoint.operators, options.checkpoints?.allowNonRestoredState);
+      restoreOperators(graph.operators, checkpoint.tasks.find((t) => t.taskId === MAIN_TASK)?.operators ?? new Map(), options.checkpoints?.allowNonRestoredState);
       await truncateOutputs(log, plan, checkpoint);
     }
-    const restored = new Map(checkpoint?.inputs.map((i) => [`${i.topic}/${i.partition}`, i.offset]));
+    const restored = new Map(checkpoint?.tasks.find((t) => t.taskId === MAIN_TASK)?.inputs.map((i) => [`${i.topic}/${i.partition}`, i.offset]));
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(`freshet.${plan.pipeline}`)) committed.set(`${c.topic}/${c.partition}`, c.offset);
     const partitions: SourcePartition[] = [];
@@ -205,9 +205,14 @@ export class PipelineRunner {
     const checkpoint: RunnerCheckpoint = {
       id: storage.nextId(),
       takenAtMs: this.clock.nowMs(),
-      inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
       outputs: await outputPositions(this.log, this.plan),
-      operators: snapshotOperators(this.graph.operators),
+      tasks: [
+        {
+          taskId: MAIN_TASK,
+          inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
+          operators: snapshotOperators(this.graph.operators),
+        },
+      ],
     };
     try {
       await storage.save(checkpoint);
@@ -218,7 +223,7 @@ export class PipelineRunner {
     this.lastCheckpointId = checkpoint.id;
     this.lastCheckpointMs = checkpoint.takenAtMs;
     let bytes = 0;
-    for (const b of checkpoint.operators.values()) bytes += b.byteLength;
+    for (const task of checkpoint.tasks) for (const b of task.operators.values()) bytes += b.byteLength;
     this.metrics.checkpointCompleted(performance.now() - started, bytes);
     return checkpoint;
   }

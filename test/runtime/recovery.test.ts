@@ -35,7 +35,7 @@ class MemoryCheckpoints implements CheckpointStorage {
     return this.saved.at(-1) ?? null;
   }
   async save(checkpoint: RunnerCheckpoint): Promise<void> {
-    this.saved.push({ ...checkpoint, operators: new Map([...checkpoint.operators].map(([k, v]) => [k, Uint8Array.from(v)])) });
+    this.saved.push({ ...checkpoint, tasks: checkpoint.tasks.map((t) => ({ ...t, operators: new Map([...t.operators].map(([k, v]) => [k, Uint8Array.from(v)])) })) });
   }
 }
 

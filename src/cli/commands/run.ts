@@ -57,9 +57,6 @@ export function runCommand(): Command {
     const definition = await loadPipeline(file);
     const dataDir = resolveDataDir(options);
     const checkpointed = options.checkpointInterval !== undefined || options.fromSavepoint !== undefined;
-    if (checkpointed && options.workers > 1) {
-      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, '--checkpoint-interval and --from-savepoint are not supported with --workers yet (docs/exactly-once.md)');
-    }
     const log = await openLog({ dataDir, ...(options.fsync !== undefined && { fsync: options.fsync }) });
     const signal = shutdownSignal();
     let storage: FileCheckpointStorage | undefined;
@@ -75,7 +72,15 @@ export function runCommand(): Command {
       }
       const runner =
         options.workers > 1
-          ? await ParallelRunner.start({ module: file }, { log, startFrom: options.from, workers: options.workers })
+          ? await ParallelRunner.start(
+              { module: file },
+              {
+                log,
+                startFrom: options.from,
+                workers: options.workers,
+                ...(storage !== undefined ? { checkpoints: { storage, intervalMs: options.checkpointInterval ?? 1000 } } : {}),
+              },
+            )
           : await PipelineRunner.start(plan, {
               log,
               startFrom: options.from,

@@ -12,6 +12,7 @@ import type { RoundReply, StartRequest, StatsReply } from './protocol.js';
 import { type StageLayout, type TaskSpec, planStages } from './stages.js';
 import type { TaskStats } from './task.js';
 import { WorkerPool } from './worker-pool.js';
+import { type CheckpointStorage, type RunnerCheckpoint, type TaskState, outputPositions, truncateOutputs } from '../checkpointing.js';
 
 export interface ParallelRunnerOptions {
   /** The log, owned by this (the main) thread; workers reach it through a LogHost. */
@@ -30,6 +31,12 @@ export interface ParallelRunnerOptions {
   readonly commitIntervalMs?: number;
   /** Partitions of every repartition topic. Default: the largest partition count of the stream sources. */
   readonly repartitionPartitions?: number;
+  /**
+   * Exactly-once: a checkpoint every `intervalMs` (default 1000) between rounds, when every task of every
+   * worker is at a round boundary; on start, the newest one is restored in every task and the outputs
+   * (repartition topics included) are cut back to it. See docs/exactly-once.md.
+   */
+  readonly checkpoints?: { readonly storage: CheckpointStorage; readonly intervalMs?: number };
 }
 
 /** A task's stats with the worker that runs it. */
@@ -63,6 +70,7 @@ export class ParallelRunner {
   private lastWritten = 0;
   private stopped = false;
   private closed = false;
+  private lastCheckpointMs: number;
 
   private constructor(
     readonly definition: PipelineDefinition,
@@ -75,9 +83,10 @@ export class ParallelRunner {
     private readonly ownsPool: boolean,
     private readonly hosts: readonly LogHost[],
     private readonly runId: string,
-    options: ParallelRunnerOptions,
+    private readonly options: ParallelRunnerOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.lastCheckpointMs = this.clock.nowMs();
   }
 
   /** Loads the pipeline, creates sink and repartition topics, starts (or borrows) workers and their tasks. */
@@ -119,6 +128,11 @@ export class ParallelRunner {
       commitIntervalMs: options.commitIntervalMs ?? 1000,
       group: `freshet.${plan.pipeline}`,
     } as const;
+    // From a checkpoint: outputs (repartition topics too) cut back to it, every task's state handed over.
+    const repartitionTopics = layout.repartitions.map((r) => r.topic);
+    const checkpoint = options.checkpoints ? await options.checkpoints.storage.latest() : null;
+    if (checkpoint !== null) await truncateOutputs(log, plan, checkpoint, repartitionTopics);
+    const restoreOf = new Map(checkpoint?.tasks.map((t) => [t.taskId, t]));
     const started: number[] = [];
     try {
       await Promise.all(
@@ -126,7 +140,19 @@ export class ParallelRunner {
           if (tasks.length === 0) return;
           const { port1, port2 } = new MessageChannel();
           hosts.push(LogHost.serve(log, port1));
-          const request: StartRequest = { op: 'start', runId, nowMs: clock.nowMs(), pipeline: ref, planJson, layout, tasks, options: taskOptions, logPort: port2 };
+          const restore = checkpoint === null ? undefined : tasks.flatMap((t) => restoreOf.get(t.id) ?? []);
+          const request: StartRequest = {
+            op: 'start',
+            runId,
+            nowMs: clock.nowMs(),
+            pipeline: ref,
+            planJson,
+            layout,
+            tasks,
+            options: taskOptions,
+            logPort: port2,
+            ...(restore !== undefined ? { restore } : {}),
+          };
           await pool.call(w, request, [port2]);
           started.push(w);
         }),
@@ -138,7 +164,29 @@ export class ParallelRunner {
       throw error;
     }
     const assignment = byWorker.map((tasks) => tasks.map((t) => t.id));
-    return new ParallelRunner(definition, plan, layout, assignment, pool, ownsPool, hosts, runId, options);
+    const runner = new ParallelRunner(definition, plan, layout, assignment, pool, ownsPool, hosts, runId, options);
+    // A first checkpoint before any input (see PipelineRunner.start).
+    if (options.checkpoints !== undefined && checkpoint === null) await runner.checkpoint();
+    return runner;
+  }
+
+  /**
+   * Takes a checkpoint now, between rounds: every task is at a round boundary with its outputs flushed,
+   * so the tasks' offsets and state and the outputs' ends (repartition topics included) are one cut.
+   */
+  async checkpoint(): Promise<RunnerCheckpoint> {
+    const storage = this.options.checkpoints?.storage;
+    if (storage === undefined) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${this.plan.pipeline}' runs without checkpoints`);
+    const tasks = (await this.everyWorker<TaskState[]>('snapshot')).flat();
+    const checkpoint: RunnerCheckpoint = {
+      id: storage.nextId(),
+      takenAtMs: this.clock.nowMs(),
+      outputs: await outputPositions(this.options.log, this.plan, this.layout.repartitions.map((r) => r.topic)),
+      tasks,
+    };
+    await storage.save(checkpoint);
+    this.lastCheckpointMs = checkpoint.takenAtMs;
+    return checkpoint;
   }
 
   /** Results collected by `collect(sinkName)` sinks in every worker (each worker's in its order). */
@@ -157,6 +205,8 @@ export class ParallelRunner {
       this.gather(r);
     }
     this.lastWritten = written;
+    const checkpoints = this.options.checkpoints;
+    if (checkpoints !== undefined && this.clock.nowMs() - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) await this.checkpoint();
     return read;
   }
 
@@ -173,6 +223,7 @@ export class ParallelRunner {
       const read = await this.step();
       if (read === 0 && this.lastWritten === 0 && !this.stopped) await new Promise((r) => setTimeout(r, pollIntervalMs));
     }
+    if (this.options.checkpoints !== undefined) await this.checkpoint();
     await this.everyWorker('commit');
   }
 
@@ -184,6 +235,7 @@ export class ParallelRunner {
     await this.runUntilCaughtUp();
     for (const r of await this.everyWorker<RoundReply>('finishSources')) this.gather(r);
     await this.runUntilCaughtUp();
+    if (this.options.checkpoints !== undefined) await this.checkpoint();
     await this.everyWorker('commit');
   }
 
@@ -219,7 +271,7 @@ export class ParallelRunner {
     return this.assignment.flatMap((tasks, w) => (tasks.length > 0 ? [w] : []));
   }
 
-  private async everyWorker<T>(op: 'step' | 'finishSources' | 'commit' | 'end'): Promise<T[]> {
+  private async everyWorker<T>(op: 'step' | 'finishSources' | 'commit' | 'snapshot' | 'end'): Promise<T[]> {
     if (this.closed && op !== 'end') throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'the runner is closed');
     const nowMs = this.clock.nowMs();
     return Promise.all(this.activeWorkers().map((w) => this.pool.call<T>(w, { op, runId: this.runId, nowMs })));

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TransferredError } from '../../log/remote/protocol.js';
+import type { TaskState } from '../checkpointing.js';
 import type { CollectedRecord } from '../operators/simple-operators.js';
 import type { PipelineModuleRef } from './pipeline-module.js';
 import type { StageLayout, TaskSpec } from './stages.js';
@@ -27,10 +28,12 @@ export interface StartRequest {
   readonly options: TaskOptions;
   /** The worker's end of a channel served by a LogHost in the main thread. */
   readonly logPort: MessagePort;
+  /** Restored from a checkpoint: the state of (some of) this worker's tasks. */
+  readonly restore?: readonly TaskState[];
 }
 
 export interface RunRequest {
-  readonly op: 'step' | 'finishSources' | 'commit' | 'stats' | 'end';
+  readonly op: 'step' | 'finishSources' | 'commit' | 'stats' | 'snapshot' | 'end';
   readonly runId: string;
   readonly nowMs: number;
 }

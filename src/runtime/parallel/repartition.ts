@@ -1,3 +1,4 @@
+import { type OperatorSnapshot, checkSnapshot } from '../operators/stateful.js';
 import { pack, unpack } from 'msgpackr';
 import { assert } from '../../core/assert.js';
 import { Limits } from '../../core/limits.js';
@@ -90,6 +91,19 @@ export class RepartitionSinkOperator implements Operator {
     return this.watermarkMs;
   }
 
+  /** Watermarks received and sent (nothing is pending at a round boundary, where checkpoints are taken). */
+  snapshotState(): OperatorSnapshot {
+    assert(this.pendingCount === 0, `repartition sink '${this.name}' snapshotted with records pending`);
+    return [1, 'repartitionSink', this.watermarkMs, this.sentWatermarkMs, this.sentIdle];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'repartitionSink', 1, snapshot);
+    this.watermarkMs = snapshot[2] as number;
+    this.sentWatermarkMs = snapshot[3] as number;
+    this.sentIdle = snapshot[4] as boolean;
+  }
+
   push(batch: Batch): void {
     const { values, timestamps, keys } = batch;
     assert(keys !== null, `the repartition of '${this.name}' receives keyed records`);
@@ -168,6 +182,25 @@ export class RepartitionSourceOperator implements Operator {
 
   get currentWatermarkMs(): number {
     return this.watermarkMs;
+  }
+
+  /** Every writer's watermark and idleness, and the combined watermark. */
+  snapshotState(): OperatorSnapshot {
+    return [1, 'repartitionSource', this.watermarkMs, this.writers, this.writerWatermarks.slice(), this.writerIdle.slice()];
+  }
+
+  restoreState(snapshot: OperatorSnapshot): void {
+    checkSnapshot(this.name, 'repartitionSource', 1, snapshot);
+    this.watermarkMs = snapshot[2] as number;
+    const writers = snapshot[3] as string[];
+    const watermarks = snapshot[4] as number[];
+    const idle = snapshot[5] as boolean[];
+    writers.forEach((writer, i) => {
+      const w = this.writerIndex.get(writer);
+      if (w === undefined) return;
+      this.writerWatermarks[w] = watermarks[i]!;
+      this.writerIdle[w] = idle[i]!;
+    });
   }
 
   /** True when every writer said its inputs are idle. */

@@ -10,6 +10,7 @@ import { DeadLetterBuffer, decodeSourceBatches } from '../source-decoder.js';
 import { QualityOperator } from '../operators/quality-operator.js';
 import { RepartitionSinkOperator, RepartitionSourceOperator } from './repartition.js';
 import { type StageLayout, type TaskSpec, buildTaskPlan } from './stages.js';
+import { type TaskState, restoreOperators, snapshotOperators } from '../checkpointing.js';
 
 export interface TaskOptions {
   /** Records read per input partition per round. */
@@ -82,7 +83,7 @@ export class StageTask {
   }
 
   /** Builds the task's operators from its sub-plan and positions its inputs. */
-  static async create(plan: Plan, layout: StageLayout, spec: TaskSpec, log: EventLog, options: TaskOptions, nowMs: number): Promise<StageTask> {
+  static async create(plan: Plan, layout: StageLayout, spec: TaskSpec, log: EventLog, options: TaskOptions, nowMs: number, restore?: TaskState): Promise<StageTask> {
     const taskPlan = buildTaskPlan(plan, layout, spec);
     const sinkOps = new Map<string, RepartitionSinkOperator>();
     const sourceOps = new Map<string, RepartitionSourceOperator>();
@@ -100,9 +101,13 @@ export class StageTask {
     const deadLetter = (topic: string, record: ProducerRecord): void => task!.deadLetters.add(topic, record);
     const graph = compile(taskPlan.plan, { partitionsOf: (topic) => readCount.get(topic)!, nowMs, operatorFor, deadLetter });
 
+    // From a checkpoint: its operator state, and every input (tables too) where the checkpoint cut it.
+    if (restore !== undefined) restoreOperators(graph.operators, restore.operators, true);
+    const restored = new Map(restore?.inputs.map((i) => [`${i.topic}/${i.partition}`, i.offset]));
     const committed = new Map<string, number>();
     for (const c of await log.committedOffsets(options.group)) committed.set(`${c.topic}/${c.partition}`, c.offset);
     const position = async (topic: string, partition: number, fromCommitted: boolean): Promise<number> => {
+      if (restore !== undefined) return restored.get(`${topic}/${partition}`) ?? log.earliestOffset(topic, partition);
       const stored = fromCommitted ? committed.get(`${topic}/${partition}`) : undefined;
       // A committed offset that retention has since deleted restarts at the earliest one.
       if (stored !== undefined) return Math.max(stored, await log.earliestOffset(topic, partition));
@@ -214,6 +219,15 @@ export class StageTask {
     if (this.stateful && !this.finished) return;
     const offsets = this.inputs.filter((i) => i.kind !== 'table').map((i) => ({ topic: i.topic, partition: i.partition, offset: i.offset }));
     if (offsets.length > 0) await this.log.commitOffsets(this.options.group, offsets);
+  }
+
+  /** The task's part of a checkpoint (call between rounds: everything is flushed then). */
+  snapshot(): TaskState {
+    return {
+      taskId: this.spec.id,
+      inputs: this.inputs.map((i) => ({ topic: i.topic, partition: i.partition, offset: i.offset })),
+      operators: snapshotOperators(this.graph.operators),
+    };
   }
 
   /** Moves the results collected since the last call into `out`, by sink name. */

@@ -35,7 +35,8 @@ class WorkerRun {
         );
       }
       const tasks: StageTask[] = [];
-      for (const spec of request.tasks) tasks.push(await StageTask.create(plan, request.layout, spec, log, request.options, request.nowMs));
+      const restore = new Map(request.restore?.map((t) => [t.taskId, t]));
+      for (const spec of request.tasks) tasks.push(await StageTask.create(plan, request.layout, spec, log, request.options, request.nowMs, restore.get(spec.id)));
       return new WorkerRun(log, tasks);
     } catch (error) {
       await log.close().catch(() => undefined);
@@ -72,6 +73,11 @@ class WorkerRun {
 
   stats() {
     return this.tasks.map((t) => t.stats());
+  }
+
+  snapshot() {
+    if (this.failed) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, 'a round of this run failed: no checkpoint of it');
+    return this.tasks.map((t) => t.snapshot());
   }
 
   async end(nowMs: number): Promise<void> {
@@ -119,6 +125,8 @@ async function dispatch(request: WorkerRequest): Promise<unknown> {
       return run.commit(request.nowMs);
     case 'stats':
       return run.stats();
+    case 'snapshot':
+      return run.snapshot();
     case 'end':
       runs.delete(request.runId);
       return run.end(request.nowMs);
