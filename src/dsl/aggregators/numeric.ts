@@ -174,7 +174,9 @@ function writeSumBody(w: ByteWriter, acc: SumAcc): void {
   for (let i = 0; i < n; i++) w.f64(acc[P0 + i]!);
   w.varint(acc[BIG_COUNT]!);
   if (acc[SPECIAL] === 0) w.u8(0);
-  else w.u8(1).f64(acc[SPECIAL]!);
+  // NaN is written as the canonical NaN: V8 may store a NaN's sign and payload in a double array or not,
+  // and equal states must encode to equal bytes.
+  else w.u8(1).f64(Number.isNaN(acc[SPECIAL]!) ? Number.NaN : acc[SPECIAL]!);
 }
 
 function readSumBody(r: ByteReader): SumAcc {
