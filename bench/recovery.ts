@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedLog } from '../src/log/embedded/embedded-log.js';
 import { FileCheckpointStorage } from '../src/runtime/checkpoint-files.js';
+import { stateBytes as taskStateBytes } from '../src/runtime/checkpointing.js';
 import { PipelineRunner } from '../src/runtime/pipeline-runner.js';
 import definition from './recovery/pipeline.js';
 import { note, report } from './report.js';
@@ -55,7 +56,7 @@ export async function run(args: Record<string, string | true>): Promise<void> {
     const checkpoint = await runner.checkpoint();
     const snapshotMs = performance.now() - snapStart;
     let stateBytes = 0;
-    for (const task of checkpoint.tasks) for (const b of task.operators.values()) stateBytes += b.byteLength;
+    for (const task of checkpoint.tasks) stateBytes += taskStateBytes(task);
     await storage.close();
     await log.close();
     note(`recovery bench: ${keys} keys, checkpoint ${(stateBytes / 1e6).toFixed(1)} MB in ${snapshotMs.toFixed(0)} ms`);

@@ -31,4 +31,6 @@ export const Limits = {
   maxEventsPerRequest: 10_000,
   /** Ingest: largest single event. */
   maxEventBytes: 1024 * 1024,
+  /** Window operators: purged windows remembered between two checkpoints before the next snapshot is full instead of a delta. */
+  maxTrackedPurgedWindows: 100_000,
 } as const;

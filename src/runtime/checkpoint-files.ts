@@ -1,7 +1,8 @@
+import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
 import type { Plan, PlanNode } from '../plan/plan.js';
 import { CheckpointStore, type LoadedCheckpoint, type OperatorDescriptor, checkRestoreCompatibility, checkpointDir } from '../state/checkpoint-store.js';
-import type { CheckpointStorage, RunnerCheckpoint, TaskState } from './checkpointing.js';
+import type { CheckpointStorage, RunnerCheckpoint, SnapshotPiece, TaskState } from './checkpointing.js';
 
 /** Options of `FileCheckpointStorage.open`. */
 export interface FileCheckpointOptions {
@@ -29,6 +30,7 @@ export interface FileCheckpointOptions {
  * ```
  */
 export class FileCheckpointStorage implements CheckpointStorage {
+  readonly supportsDeltas = true;
   private fromSavepoint: string | undefined;
 
   private constructor(
@@ -70,8 +72,8 @@ export class FileCheckpointStorage implements CheckpointStorage {
     const tasks: TaskState[] = [];
     let outputs: RunnerCheckpoint['outputs'] = [];
     for (const task of loaded.tasks.values()) {
-      const operators = new Map<string, Uint8Array>();
-      for (const [name, chain] of task.chains) if (keep.has(name)) operators.set(name, chain[0]!);
+      const operators = new Map<string, SnapshotPiece[]>();
+      for (const [name, chain] of task.chains) if (keep.has(name)) operators.set(name, chain.map((bytes, i) => ({ type: i === 0 ? 'full' : 'delta', bytes })));
       tasks.push({ taskId: task.taskId, inputs: task.inputOffsets, operators });
       // Output positions are the run's; every task carries the same list.
       if (task.outputPositions.length > 0) outputs = task.outputPositions;
@@ -89,7 +91,11 @@ export class FileCheckpointStorage implements CheckpointStorage {
         // The run's output positions, stored once (with the first task).
         outputPositions: i === 0 ? checkpoint.outputs : [],
         watermarks: {},
-        operators: [...task.operators].map(([operator, bytes]) => ({ operator, type: 'full' as const, baseCheckpointId: null, bytes })),
+        operators: [...task.operators].map(([operator, chain]) => {
+          assert(chain.length === 1, `a checkpoint being saved holds one piece per operator ('${operator}' has ${chain.length})`);
+          const piece = chain[0]!;
+          return { operator, type: piece.type, baseCheckpointId: piece.baseCheckpointId ?? null, bytes: piece.bytes };
+        }),
       })),
     });
     // Savepoints asked for by `freshet savepoint create` while we ran: this checkpoint becomes them.

@@ -5,6 +5,7 @@ import type { EventLog, TopicPartitionOffset } from '../log/log.js';
 import type { Plan } from '../plan/plan.js';
 import { checkSource } from '../quality/check-source.js';
 import { deadLetterTopic } from '../quality/dead-letter.js';
+import { StateLimits } from '../state/limits.js';
 import type { Operator } from './batch.js';
 import { type OperatorSnapshot, isStateful } from './operators/stateful.js';
 
@@ -15,6 +16,11 @@ import { type OperatorSnapshot, isStateful } from './operators/stateful.js';
 export interface CheckpointStorage {
   /** The id the next checkpoint must have (above every id ever written, complete or not). */
   nextId(): number;
+  /**
+   * Whether `save` takes deltas (a piece of `type: 'delta'` building on the checkpoint it names) and
+   * `latest` returns chains. Without it, every checkpoint holds full snapshots.
+   */
+  readonly supportsDeltas?: boolean;
   /** The newest complete checkpoint, or null when there is none. Damaged ones are skipped (with a warning) by the store. */
   latest(): Promise<RunnerCheckpoint | null>;
   /** Writes a checkpoint atomically: once this resolves it survives a crash; a crash during it leaves the previous one. */
@@ -41,8 +47,73 @@ export interface TaskState {
   readonly taskId: string;
   /** Next offset to read, per input partition (tables included: their rows are state too). */
   readonly inputs: readonly TopicPartitionOffset[];
-  /** msgpack of each stateful operator's snapshot, by operator name. */
-  readonly operators: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Each stateful operator's state, by operator name: a chain of msgpack snapshots, a full one then the
+   * deltas on it, oldest first (restore applies them in order). A checkpoint being saved holds one piece
+   * per operator: a full snapshot, or a delta on the checkpoint it names.
+   */
+  readonly operators: ReadonlyMap<string, readonly SnapshotPiece[]>;
+}
+
+/** One link of an operator's snapshot chain. */
+export interface SnapshotPiece {
+  readonly type: 'full' | 'delta';
+  /** For a delta: the checkpoint it builds on (the previous one of the run). */
+  readonly baseCheckpointId?: number;
+  /** msgpack of the operator's snapshot (`snapshotState`) or delta (`snapshotChanges`). */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * When a checkpoint may hold deltas: after a full one, until the chain since it reaches
+ * `StateLimits.maxDeltaChain` deltas or their bytes exceed `maxDeltaBytesRatio` times the full one's
+ * (then restore would read more than two full snapshots' worth), as Flink bounds RocksDB's incremental
+ * chains. A checkpoint whose pieces are all full starts a new chain.
+ */
+export class DeltaChainPolicy {
+  private fullBytes = -1;
+  private deltas = 0;
+  private deltaBytes = 0;
+
+  allowsDelta(): boolean {
+    return this.fullBytes >= 0 && this.deltas < StateLimits.maxDeltaChain && this.deltaBytes <= StateLimits.maxDeltaBytesRatio * this.fullBytes;
+  }
+
+  /** A checkpoint was written. */
+  record(task: TaskState): void {
+    let full = 0;
+    let delta = 0;
+    let anyDelta = false;
+    for (const chain of task.operators.values()) {
+      for (const piece of chain) {
+        if (piece.type === 'full') full += piece.bytes.byteLength;
+        else {
+          delta += piece.bytes.byteLength;
+          anyDelta = true;
+        }
+      }
+    }
+    if (!anyDelta) {
+      this.fullBytes = full;
+      this.deltas = 0;
+      this.deltaBytes = 0;
+    } else {
+      this.deltas++;
+      this.deltaBytes += delta;
+    }
+  }
+
+  /** A write failed: the next checkpoint is full. */
+  reset(): void {
+    this.fullBytes = -1;
+  }
+}
+
+/** Bytes of a task's operator state (every piece). */
+export function stateBytes(task: TaskState): number {
+  let bytes = 0;
+  for (const chain of task.operators.values()) for (const piece of chain) bytes += piece.bytes.byteLength;
+  return bytes;
 }
 
 /** The task id of a single-process run. */
@@ -97,13 +168,19 @@ export async function truncateOutputs(log: EventLog, plan: Plan, checkpoint: Run
   return dropped;
 }
 
-/** Snapshots every stateful operator (each once, however many plan nodes it runs). */
-export function snapshotOperators(operators: ReadonlyMap<string, Operator>): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
+/**
+ * Snapshots every stateful operator (each once, however many plan nodes it runs): with `deltaBase`, a
+ * delta on that checkpoint from each operator that tracks its changes (`snapshotChanges`), a full
+ * snapshot from the others.
+ */
+export function snapshotOperators(operators: ReadonlyMap<string, Operator>, deltaBase?: number): Map<string, SnapshotPiece[]> {
+  const out = new Map<string, SnapshotPiece[]>();
   for (const op of new Set(operators.values())) {
     if (!isStateful(op)) continue;
     assert(!out.has(op.name), `two stateful operators named '${op.name}'`);
-    out.set(op.name, pack(op.snapshotState()));
+    const delta = deltaBase !== undefined && op.snapshotChanges ? op.snapshotChanges() : null;
+    if (delta !== null) out.set(op.name, [{ type: 'delta', baseCheckpointId: deltaBase, bytes: delta }]);
+    else out.set(op.name, [{ type: 'full', bytes: op.snapshotBytes ? op.snapshotBytes() : pack(op.snapshotState()) }]);
   }
   return out;
 }
@@ -113,13 +190,18 @@ export function snapshotOperators(operators: ReadonlyMap<string, Operator>): Map
  * is new in this plan); saved state whose operator is gone is refused unless `allowNonRestoredState`
  * (as Flink), so a renamed operator cannot silently lose its state.
  */
-export function restoreOperators(operators: ReadonlyMap<string, Operator>, saved: ReadonlyMap<string, Uint8Array>, allowNonRestoredState = false): void {
+export function restoreOperators(operators: ReadonlyMap<string, Operator>, saved: ReadonlyMap<string, readonly SnapshotPiece[]>, allowNonRestoredState = false): void {
   const used = new Set<string>();
   for (const op of new Set(operators.values())) {
     if (!isStateful(op)) continue;
-    const bytes = saved.get(op.name);
-    if (bytes === undefined) continue;
-    op.restoreState(unpack(bytes) as OperatorSnapshot);
+    const chain = saved.get(op.name);
+    if (chain === undefined || chain.length === 0) continue;
+    assert(chain[0]!.type === 'full', `the snapshot chain of operator '${op.name}' starts with a full snapshot`);
+    op.restoreState(unpack(chain[0]!.bytes) as OperatorSnapshot);
+    for (let i = 1; i < chain.length; i++) {
+      if (!op.restoreChanges) throw new FreshetError(ErrorCodes.STATE_INCOMPATIBLE, `operator '${op.name}': its saved state has deltas, which this operator cannot apply`);
+      op.restoreChanges(unpack(chain[i]!.bytes) as OperatorSnapshot);
+    }
     used.add(op.name);
   }
   const orphans = [...saved.keys()].filter((name) => !used.has(name));

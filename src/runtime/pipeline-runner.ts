@@ -7,7 +7,17 @@ import type { SourceOperator } from './operators/source-operator.js';
 import type { RecordHeader } from '../log/log.js';
 import { type LatencyRecorder, type PipelineMetrics, noopPipelineMetrics } from '../observe/pipeline-metrics.js';
 import { ErrorCodes, FreshetError } from '../core/errors.js';
-import { type CheckpointStorage, MAIN_TASK, type RunnerCheckpoint, outputPositions, restoreOperators, snapshotOperators, truncateOutputs } from './checkpointing.js';
+import {
+  type CheckpointStorage,
+  DeltaChainPolicy,
+  MAIN_TASK,
+  type RunnerCheckpoint,
+  outputPositions,
+  restoreOperators,
+  snapshotOperators,
+  stateBytes,
+  truncateOutputs,
+} from './checkpointing.js';
 import { qualityMetricsTo } from '../quality/metrics-adapter.js';
 import { PipelineStats, instrumentGraph } from './instrument.js';
 import { prepareSinkTopics } from './sink-topics.js';
@@ -85,6 +95,11 @@ export class PipelineRunner {
   private readonly deadLetters = new DeadLetterBuffer();
   private lastCheckpointId = 0;
   private lastCheckpointMs: number;
+  /** The checkpoint being written in the background (see startCheckpoint), until someone awaits it. */
+  private pendingWrite: Promise<void> | null = null;
+  private writeInFlight = false;
+  /** When the next checkpoint may be a delta. */
+  private readonly chain = new DeltaChainPolicy();
   /** Live counters of every operator, for `/v1/pipelines` and the dashboard. */
   readonly stats: PipelineStats;
   private readonly metrics: PipelineMetrics;
@@ -198,10 +213,25 @@ export class PipelineRunner {
    * `checkpoints.intervalMs` and a last one when it stops. Resolves once it is durable.
    */
   async checkpoint(): Promise<RunnerCheckpoint> {
+    const { checkpoint, durable } = await this.startCheckpoint();
+    await durable;
+    return checkpoint;
+  }
+
+  /**
+   * Cuts a checkpoint: the round's outputs flushed, every operator's state encoded, synchronously; the
+   * write (checksums, files, fsyncs, manifest) goes on while later rounds run (`durable`), as Flink's
+   * asynchronous snapshot phase. One write at a time: this waits for the previous one, and a failed
+   * write fails the run here. A crash before `durable` settles leaves the previous checkpoint, which
+   * recovery uses. Deltas build on the previous checkpoint this run wrote (see `deltaBase`).
+   */
+  private async startCheckpoint(): Promise<{ checkpoint: RunnerCheckpoint; durable: Promise<void> }> {
     const storage = this.options.checkpoints?.storage;
     if (storage === undefined) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${this.plan.pipeline}' runs without checkpoints`);
+    await this.checkpointWritten();
     const started = performance.now();
     await this.flush();
+    const deltaBase = this.deltaBase(storage);
     const checkpoint: RunnerCheckpoint = {
       id: storage.nextId(),
       takenAtMs: this.clock.nowMs(),
@@ -210,22 +240,48 @@ export class PipelineRunner {
         {
           taskId: MAIN_TASK,
           inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
-          operators: snapshotOperators(this.graph.operators),
+          operators: snapshotOperators(this.graph.operators, deltaBase),
         },
       ],
     };
-    try {
-      await storage.save(checkpoint);
-    } catch (error) {
-      this.metrics.checkpointFailed(performance.now() - started);
-      throw error;
-    }
-    this.lastCheckpointId = checkpoint.id;
     this.lastCheckpointMs = checkpoint.takenAtMs;
-    let bytes = 0;
-    for (const task of checkpoint.tasks) for (const b of task.operators.values()) bytes += b.byteLength;
-    this.metrics.checkpointCompleted(performance.now() - started, bytes);
-    return checkpoint;
+    this.writeInFlight = true;
+    const durable = storage.save(checkpoint).then(
+      () => {
+        this.writeInFlight = false;
+        this.lastCheckpointId = checkpoint.id;
+        this.chain.record(checkpoint.tasks[0]!);
+        this.metrics.checkpointCompleted(performance.now() - started, stateBytes(checkpoint.tasks[0]!));
+      },
+      (error: unknown) => {
+        this.writeInFlight = false;
+        // The next checkpoint cannot build on this one: full snapshots again.
+        this.chain.reset();
+        this.metrics.checkpointFailed(performance.now() - started);
+        throw error;
+      },
+    );
+    this.pendingWrite = durable;
+    // Not unhandled: checkpointWritten() (the next checkpoint, stop, finish) rethrows it.
+    durable.catch(() => undefined);
+    return { checkpoint, durable };
+  }
+
+  /** Waits for the checkpoint write in flight, if any; rethrows its failure. */
+  private async checkpointWritten(): Promise<void> {
+    const pending = this.pendingWrite;
+    if (pending === null) return;
+    try {
+      await pending;
+    } finally {
+      if (this.pendingWrite === pending) this.pendingWrite = null;
+    }
+  }
+
+  /** The checkpoint the next one's deltas may build on, or undefined for full snapshots. */
+  private deltaBase(storage: CheckpointStorage): number | undefined {
+    if (storage.supportsDeltas !== true || this.lastCheckpointId === 0 || !this.chain.allowsDelta()) return undefined;
+    return this.lastCheckpointId;
   }
 
   /** Records read from sources since start (a round reads at most one batch per partition, then flushes). */
@@ -277,7 +333,10 @@ export class PipelineRunner {
       this.roundIngestTimes.length = 0;
     }
     const checkpoints = this.options.checkpoints;
-    if (checkpoints !== undefined && nowMs - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) await this.checkpoint();
+    if (checkpoints !== undefined && nowMs - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) {
+      // At most one write in flight: while the last one is still being written, process on.
+      if (!this.writeInFlight) await this.startCheckpoint();
+    }
     if (nowMs - this.lastCommitMs >= (this.options.commitIntervalMs ?? 1000)) await this.commit();
     return read;
   }

@@ -99,9 +99,12 @@ describe('freshet checkpoints / savepoint', () => {
     // This process plays the running pipeline: it holds the store's lock and answers requests.
     const store = await seed(cli.dataDir, 'revenue', 2);
     let answered = 0;
+    // A request stays pending until answered: a slow answer must not be started twice by the next tick.
+    const answering = new Set<string>();
     const poller = setInterval(() => {
       for (const name of store.pendingSavepointRequests()) {
-        if (name === 'ignored') continue;
+        if (name === 'ignored' || answering.has(name)) continue;
+        answering.add(name);
         void (async () => {
           await store.createSavepoint(name, { fromCheckpointId: 2 });
           await store.completeSavepointRequest(name, { ok: true, checkpointId: 2 });

@@ -7,7 +7,7 @@ import { tumbling } from '../../src/dsl/windows.js';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import type { EventLog } from '../../src/log/log.js';
 import { viewTopic } from '../../src/plan/view-update.js';
-import type { CheckpointStorage, RunnerCheckpoint } from '../../src/runtime/checkpointing.js';
+import type { CheckpointStorage, RunnerCheckpoint, SnapshotPiece } from '../../src/runtime/checkpointing.js';
 import { PipelineRunner } from '../../src/runtime/pipeline-runner.js';
 import { TempDirs } from '../helpers/temp-dir.js';
 
@@ -25,17 +25,34 @@ interface Order {
   ts: number;
 }
 
-/** Checkpoints kept in memory (the file store has its own tests); copies, like bytes on disk. */
+/**
+ * Checkpoints kept in memory (the file store has its own tests); copies, like bytes on disk. Takes
+ * deltas: `latest` returns each operator's chain back to its full snapshot.
+ */
+let deltasSaved = 0;
+
 class MemoryCheckpoints implements CheckpointStorage {
+  readonly supportsDeltas = true;
   readonly saved: RunnerCheckpoint[] = [];
   nextId(): number {
     return this.saved.length + 1;
   }
   async latest(): Promise<RunnerCheckpoint | null> {
-    return this.saved.at(-1) ?? null;
+    const last = this.saved.at(-1);
+    if (last === undefined) return null;
+    return { ...last, tasks: last.tasks.map((t) => ({ ...t, operators: new Map([...t.operators.keys()].map((name) => [name, this.chainOf(last.id, t.taskId, name)])) })) };
   }
   async save(checkpoint: RunnerCheckpoint): Promise<void> {
-    this.saved.push({ ...checkpoint, tasks: checkpoint.tasks.map((t) => ({ ...t, operators: new Map([...t.operators].map(([k, v]) => [k, Uint8Array.from(v)])) })) });
+    expect(checkpoint.id).toBe(this.saved.length + 1);
+    for (const t of checkpoint.tasks) for (const chain of t.operators.values()) if (chain[0]!.type === 'delta') deltasSaved++;
+    this.saved.push({ ...checkpoint, tasks: checkpoint.tasks.map((t) => ({ ...t, operators: new Map([...t.operators].map(([k, v]) => [k, v.map((p) => ({ ...p, bytes: Uint8Array.from(p.bytes) }))])) })) });
+  }
+  private chainOf(id: number, taskId: string, operator: string): SnapshotPiece[] {
+    const piece = this.saved[id - 1]!.tasks.find((t) => t.taskId === taskId)!.operators.get(operator)!;
+    expect(piece).toHaveLength(1);
+    if (piece[0]!.type === 'full') return [piece[0]!];
+    expect(piece[0]!.baseCheckpointId).toBeLessThan(id);
+    return [...this.chainOf(piece[0]!.baseCheckpointId!, taskId, operator), piece[0]!];
   }
 }
 
@@ -112,5 +129,7 @@ describe('exactly-once recovery from checkpoints', () => {
       }),
       { numRuns: 25 },
     );
+    // Restores above went through chains of deltas, not only full snapshots.
+    expect(deltasSaved).toBeGreaterThan(10);
   });
 });

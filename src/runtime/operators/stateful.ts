@@ -12,6 +12,18 @@ import type { Operator } from '../batch.js';
 export interface StatefulOperator extends Operator {
   snapshotState(): OperatorSnapshot;
   restoreState(snapshot: OperatorSnapshot): void;
+  /**
+   * Optional, for large state: the msgpack bytes of a full snapshot (what `pack(snapshotState())` would
+   * decode to), written directly, and the start of change tracking for `snapshotChanges`.
+   */
+  snapshotBytes?(): Uint8Array;
+  /**
+   * Optional, incremental checkpoints: the msgpack bytes of what changed since the last `snapshotBytes`
+   * or `snapshotChanges` (a delta `restoreChanges` applies on top of that snapshot), or null when there
+   * is no base to build on (then take a full snapshot).
+   */
+  snapshotChanges?(): Uint8Array | null;
+  restoreChanges?(delta: OperatorSnapshot): void;
 }
 
 /** A snapshot: `[formatVersion, kind, ...state]`. */

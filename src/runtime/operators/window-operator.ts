@@ -1,7 +1,9 @@
+import { Limits } from '../../core/limits.js';
 import type { EmitMode, KeyValue, PlanAggregator, WindowSpec } from '../../plan/plan.js';
 import { type OperatorSnapshot, checkSnapshot, hasPlainState } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 import { MinHeap } from '../min-heap.js';
+import { SnapshotWriter } from '../snapshot-writer.js';
 
 /*
  * Event-time window semantics (shared by every window operator; docs/windows.md has the long form):
@@ -58,12 +60,12 @@ export abstract class WindowOperatorBase implements Operator {
   protected abstract restoreWindows(state: readonly unknown[]): void;
 
   /** Accumulators go into snapshots as they are (see hasPlainState), not through `encode`. */
-  private get plainState(): boolean {
+  protected get plainState(): boolean {
     return (this.plainStateCached ??= hasPlainState(this.aggregator as { kind: string; parts?: unknown }));
   }
   private plainStateCached: boolean | undefined;
   /** How the snapshot being restored holds accumulators. */
-  private restoringPlain = false;
+  protected restoringPlain = false;
 
   snapshotState(): OperatorSnapshot {
     return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows(), this.plainState ? 'plain' : 'encoded'];
@@ -172,6 +174,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const slots = Math.ceil(this.sizeMs / this.advanceMs) + 1;
     this.cachedStarts = new Array<number>(slots).fill(Number.NaN);
     this.cachedBuckets = new Array<Map<KeyValue, unknown> | undefined>(slots).fill(undefined);
+    this.cachedChanged = new Array<boolean>(slots).fill(false);
   }
 
   /**
@@ -182,6 +185,23 @@ export class AlignedWindowOperator extends WindowOperatorBase {
    */
   private readonly cachedStarts: number[];
   private readonly cachedBuckets: (Map<KeyValue, unknown> | undefined)[];
+  /** Per slot: its window is in `changedWindows` already, so the hot path skips the Set. */
+  private readonly cachedChanged: boolean[];
+
+  /*
+   * Change tracking for incremental snapshots, per window (not per key: a per-key set costs a hash
+   * update per record, ~15% of this operator's throughput with a million keys). On from the first
+   * snapshot or restore; each snapshot starts a new interval.
+   */
+  private trackingChanges = false;
+  /** Windows created or updated since the last snapshot. */
+  private readonly changedWindows = new Set<number>();
+  /** Windows purged since the last snapshot. */
+  private purgedWindows: number[] = [];
+  /** Bytes per (key, window) entry in the last snapshot: sizes the next one's buffer up front. */
+  private bytesPerEntry = 32;
+  /** Entries the snapshot being written holds. */
+  private snapshotEntries = 0;
 
   push(batch: Batch): void {
     const { values, timestamps } = batch;
@@ -189,8 +209,9 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const { sizeMs, advanceMs, offsetMs, allowedLatenessMs, aggregator } = this;
     const watermarkMs = this.watermarkMs;
     const tracksChanges = this.emitMode === 'updates';
-    const { cachedStarts, cachedBuckets } = this;
+    const { cachedStarts, cachedBuckets, cachedChanged } = this;
     const slots = cachedStarts.length;
+    const tracking = this.trackingChanges;
     for (let i = 0; i < values.length; i++) {
       const ts = timestamps[i]!;
       const key = keys[i]!;
@@ -204,15 +225,20 @@ export class AlignedWindowOperator extends WindowOperatorBase {
         accepted = true;
         // In-order input hits the same window again and again: skip the outer lookup then.
         const slot = mod(Math.floor((start - offsetMs) / advanceMs), slots);
-        let bucket = cachedStarts[slot] === start ? cachedBuckets[slot] : this.windows.get(start);
+        let bucket = cachedStarts[slot] === start ? cachedBuckets[slot] : undefined;
         if (bucket === undefined) {
-          bucket = new Map();
-          this.windows.set(start, bucket);
-          if (end <= watermarkMs) this.toPurge.push(start);
-          else this.toFire.push(start);
+          bucket = this.windows.get(start);
+          if (bucket === undefined) {
+            bucket = new Map();
+            this.windows.set(start, bucket);
+            if (end <= watermarkMs) this.toPurge.push(start);
+            else this.toFire.push(start);
+          }
+          cachedStarts[slot] = start;
+          cachedBuckets[slot] = bucket;
+          cachedChanged[slot] = false;
         }
-        cachedStarts[slot] = start;
-        cachedBuckets[slot] = bucket;
+        if (tracking && !cachedChanged[slot]) this.markWindowChanged(start, slot);
         const acc = bucket.get(key);
         const next = aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts);
         if (next !== acc) bucket.set(key, next);
@@ -232,7 +258,9 @@ export class AlignedWindowOperator extends WindowOperatorBase {
       this.toPurge.push(start);
     }
     while (this.toPurge.size > 0 && this.toPurge.peek() + this.sizeMs + this.allowedLatenessMs <= watermarkMs) {
-      this.windows.delete(this.toPurge.pop());
+      const start = this.toPurge.pop();
+      this.windows.delete(start);
+      if (this.trackingChanges) this.markWindowPurged(start);
     }
   }
 
@@ -263,6 +291,121 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     }
     this.toFire.reset(state[1] as number[]);
     this.toPurge.reset(state[2] as number[]);
+    this.startChangeInterval();
+  }
+
+  /**
+   * The full snapshot's msgpack bytes, written straight from the maps (what `pack(snapshotState())`
+   * decodes to, 3-4x faster for a million keys; see SnapshotWriter). Starts change tracking.
+   */
+  snapshotBytes(): Uint8Array {
+    const w = this.writerFor(this.windows.keys());
+    this.writeHeader(w, this.constructor.name);
+    w.arrayHeader(3);
+    w.arrayHeader(this.windows.size);
+    for (const [start, bucket] of this.windows) this.writeWindow(w, start, bucket);
+    this.writeTimers(w);
+    w.string(this.plainState ? 'plain' : 'encoded');
+    return this.finishSnapshot(w);
+  }
+
+  /**
+   * Windows changed since the last snapshot, as `[1, '<kind>.changes', watermark, [changed windows,
+   * toFire, toPurge, purged starts], accumulator mode]`: changed windows are written whole, timers whole
+   * (one number per window). Null before the first snapshot.
+   */
+  snapshotChanges(): Uint8Array | null {
+    if (!this.trackingChanges) return null;
+    const w = this.writerFor(this.changedWindows);
+    this.writeHeader(w, `${this.constructor.name}.changes`);
+    w.arrayHeader(4);
+    w.arrayHeader(this.changedWindows.size);
+    for (const start of this.changedWindows) this.writeWindow(w, start, this.windows.get(start)!);
+    this.writeTimers(w);
+    w.arrayHeader(this.purgedWindows.length);
+    for (const start of this.purgedWindows) w.number(start);
+    w.string(this.plainState ? 'plain' : 'encoded');
+    return this.finishSnapshot(w);
+  }
+
+  restoreChanges(delta: OperatorSnapshot): void {
+    checkSnapshot(this.name, `${this.constructor.name}.changes`, 1, delta);
+    this.watermarkMs = delta[2] as number;
+    this.restoringPlain = delta[4] === 'plain';
+    const [changed, toFire, toPurge, purged] = delta[3] as [[number, KeyValue[], unknown[]][], number[], number[], number[]];
+    this.cachedStarts.fill(Number.NaN);
+    this.cachedBuckets.fill(undefined);
+    for (const start of purged) this.windows.delete(start);
+    for (const [start, keys, accs] of changed) {
+      const bucket = new Map<KeyValue, unknown>();
+      for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
+      this.windows.set(start, bucket);
+    }
+    this.toFire.reset(toFire);
+    this.toPurge.reset(toPurge);
+    this.startChangeInterval();
+  }
+
+  private writeHeader(w: SnapshotWriter, kind: string): void {
+    w.arrayHeader(5);
+    w.number(1);
+    w.string(kind);
+    w.number(this.watermarkMs);
+  }
+
+  /** `[start, keys, accs]`, as snapshotWindows. */
+  private writeWindow(w: SnapshotWriter, start: number, bucket: Map<KeyValue, unknown>): void {
+    w.arrayHeader(3);
+    w.number(start);
+    w.arrayHeader(bucket.size);
+    for (const key of bucket.keys()) {
+      if (typeof key === 'string') w.string(key);
+      else w.number(key);
+    }
+    w.arrayHeader(bucket.size);
+    if (this.plainState) for (const acc of bucket.values()) w.value(acc);
+    else for (const acc of bucket.values()) w.value(this.aggregator.encode(acc));
+  }
+
+  private writeTimers(w: SnapshotWriter): void {
+    w.value(this.toFire.toArray());
+    w.value(this.toPurge.toArray());
+  }
+
+  private writerFor(starts: Iterable<number>): SnapshotWriter {
+    let entries = 0;
+    for (const start of starts) entries += this.windows.get(start)!.size;
+    this.snapshotEntries = entries;
+    return new SnapshotWriter(Math.ceil(entries * this.bytesPerEntry * 1.1) + 1024);
+  }
+  private finishSnapshot(w: SnapshotWriter): Uint8Array {
+    const bytes = w.finish();
+    if (this.snapshotEntries > 0) this.bytesPerEntry = bytes.length / this.snapshotEntries;
+    this.startChangeInterval();
+    return bytes;
+  }
+
+  private startChangeInterval(): void {
+    this.trackingChanges = true;
+    this.changedWindows.clear();
+    this.purgedWindows = [];
+    this.cachedChanged.fill(false);
+  }
+
+  private markWindowChanged(start: number, slot: number): void {
+    this.changedWindows.add(start);
+    this.cachedChanged[slot] = true;
+  }
+
+  private markWindowPurged(start: number): void {
+    this.changedWindows.delete(start);
+    this.purgedWindows.push(start);
+    // Nobody takes snapshots (a run restored, then continued without checkpoints): stop tracking.
+    if (this.purgedWindows.length > Limits.maxTrackedPurgedWindows) {
+      this.trackingChanges = false;
+      this.changedWindows.clear();
+      this.purgedWindows = [];
+    }
   }
 
   /** Number of live (key, window) accumulators: for metrics and state-size tests. */
