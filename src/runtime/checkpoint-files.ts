@@ -3,19 +3,28 @@ import type { Clock } from '../core/clock.js';
 import type { Plan, PlanNode } from '../plan/plan.js';
 import { CheckpointStore, type LoadedCheckpoint, type OperatorDescriptor, checkRestoreCompatibility, checkpointDir } from '../state/checkpoint-store.js';
 import type { CheckpointStorage, RunnerCheckpoint, SnapshotPiece, TaskState } from './checkpointing.js';
+import { windowStateNamespace } from './operators/backend-window-operator.js';
 
 /** Options of `FileCheckpointStorage.open`. */
 export interface FileCheckpointOptions {
   readonly dataDir: string;
   /** Complete checkpoints kept (default: the store's). */
   readonly retain?: number;
-  /** Start from this savepoint instead of the newest checkpoint (once: later restarts use newer checkpoints). */
+  /** Start from this savepoint, not from any checkpoint (once: later restarts of the runner use newer checkpoints). */
   readonly fromSavepoint?: string;
   /** Drop saved state of operators that are not in the plan any more instead of refusing to start. */
   readonly allowNonRestoredState?: boolean;
   readonly onWarning?: (message: string) => void;
   readonly clock?: Clock;
+  /**
+   * Where the run keeps tumbling and hopping window accumulators: in the operators (default) or in a
+   * state backend (`RunnerOptions.stateBackend`). Saved state of one kind does not restore into the other.
+   */
+  readonly windowState?: WindowStateLocation;
 }
+
+/** Where tumbling and hopping window accumulators live: see FileCheckpointOptions.windowState. */
+export type WindowStateLocation = 'operator' | 'backend';
 
 /**
  * Checkpoints of a single-process pipeline in the data directory (`<dataDir>/checkpoints/<pipeline>/`),
@@ -48,7 +57,7 @@ export class FileCheckpointStorage implements CheckpointStorage {
       ...(options.onWarning ? { onWarning: (m: string) => options.onWarning!(m) } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
-    return new FileCheckpointStorage(store, describeOperators(plan), options);
+    return new FileCheckpointStorage(store, describeOperators(plan, options.windowState), options);
   }
 
   nextId(): number {
@@ -58,16 +67,17 @@ export class FileCheckpointStorage implements CheckpointStorage {
   async latest(): Promise<RunnerCheckpoint | null> {
     let loaded: LoadedCheckpoint | null;
     if (this.fromSavepoint !== undefined) {
+      // The savepoint, whatever checkpoints came after it (as Flink's `-s`): they are the old run's, and
+      // a rollback must not resume from them. Once: later restarts in this process use newer checkpoints
+      // (this run's: their ids continue above every id the store has seen).
       loaded = await this.store.loadSavepoint(this.fromSavepoint);
-      // A savepoint starts the run once; after a crash the run resumes from its own newer checkpoints.
-      const newest = await this.store.loadLatest();
-      if (newest !== null && newest.checkpointId > loaded.checkpointId) loaded = newest;
       this.fromSavepoint = undefined;
     } else {
       loaded = await this.store.loadLatest();
     }
     if (loaded === null) return null;
-    const { restore } = checkRestoreCompatibility(loaded.operators, this.operators, { allowNonRestoredState: this.options.allowNonRestoredState ?? false });
+    const { restore, dropped } = checkRestoreCompatibility(loaded.operators, this.operators, { allowNonRestoredState: this.options.allowNonRestoredState ?? false });
+    for (const name of dropped) this.options.onWarning?.(`dropping the saved state of operator '${name}' (not in this pipeline; allowNonRestoredState)`);
     const keep = new Set(restore);
     const tasks: TaskState[] = [];
     let outputs: RunnerCheckpoint['outputs'] = [];
@@ -118,10 +128,15 @@ export class FileCheckpointStorage implements CheckpointStorage {
  * The plan's stateful operators with a fingerprint of their state's shape: what decides whether saved
  * state can be restored into them after a code change (same name, same kind, same fingerprint).
  */
-export function describeOperators(plan: Plan): OperatorDescriptor[] {
+export function describeOperators(plan: Plan, windowState: WindowStateLocation = 'operator'): OperatorDescriptor[] {
   const out: OperatorDescriptor[] = [];
   for (const node of plan.nodes) {
-    const fingerprint = stateFingerprint(node);
+    let fingerprint = stateFingerprint(node);
+    if (windowState === 'backend' && node.kind === 'windowAggregate' && (node.window.type === 'tumbling' || node.window.type === 'hopping')) {
+      // The accumulators are the backend's namespace; the operator keeps watermark and timers.
+      fingerprint = `${fingerprint} in a state backend`;
+      out.push({ name: windowStateNamespace(node.name), kind: 'windowState', fingerprint: fingerprint });
+    }
     if (fingerprint !== null) out.push({ name: node.name, kind: node.kind, fingerprint });
     // A `--workers` run repartitions at every keyBy: the two ends carry watermarks (see stages.ts names).
     if (node.kind === 'keyBy') {

@@ -208,7 +208,7 @@ export function restoreOperators(operators: ReadonlyMap<string, Operator>, saved
   if (orphans.length > 0 && !allowNonRestoredState) {
     throw new FreshetError(
       ErrorCodes.STATE_NOT_RESTORED,
-      `saved state of operator(s) ${orphans.map((o) => `'${o}'`).join(', ')} matches no operator of this plan (renamed or removed?); pass allowNonRestoredState to drop it`,
+      `saved state of operator(s) ${orphans.map((o) => `'${o}'`).join(', ')} matches no operator of this plan (renamed or removed?); pass allowNonRestoredState (freshet run --allow-non-restored-state) to drop it`,
     );
   }
 }

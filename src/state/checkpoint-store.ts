@@ -734,7 +734,7 @@ export function checkRestoreCompatibility(
   if (dropped.length > 0 && !options.allowNonRestoredState) {
     throw new FreshetError(
       ErrorCodes.STATE_NOT_RESTORED,
-      `the savepoint holds state of operator${dropped.length > 1 ? 's' : ''} ${dropped.map((d) => `'${d}'`).join(', ')}, not in the plan any more; pass allowNonRestoredState to drop it`,
+      `the savepoint holds state of operator${dropped.length > 1 ? 's' : ''} ${dropped.map((d) => `'${d}'`).join(', ')}, not in the plan any more; pass allowNonRestoredState (freshet run --allow-non-restored-state) to drop it`,
       { operators: dropped },
     );
   }
