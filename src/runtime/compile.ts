@@ -14,6 +14,8 @@ import { TopicSinkOperator, formatEncoder, viewUpdateEncoder } from './operators
 import { SessionWindowOperator } from './operators/session-window-operator.js';
 import { SlidingWindowOperator } from './operators/sliding-window-operator.js';
 import { AlignedWindowOperator, WindowOperatorBase } from './operators/window-operator.js';
+import { BackendWindowOperator, windowStateNamespace } from './operators/backend-window-operator.js';
+import type { StateBackend } from '../state/state-store.js';
 
 /** The operator graph of one task: what the runner drives. */
 export interface CompiledGraph {
@@ -43,6 +45,11 @@ export interface CompileContext {
   readonly onQualityEvent?: QualityEventFn;
   /** For freshness checks against the wall clock. */
   readonly clock?: Clock;
+  /**
+   * Where tumbling and hopping windows keep their accumulators (e.g. LMDB, for state larger than
+   * memory); without it, on the heap. Other operators keep their state on the heap either way.
+   */
+  readonly stateBackend?: StateBackend;
 }
 
 const STATELESS = new Set(['filter', 'map', 'flatMap', 'keyBy']);
@@ -115,7 +122,10 @@ export function compile(plan: Plan, context: CompileContext): CompiledGraph {
       case 'windowAggregate': {
         const { window } = node;
         let op: WindowOperatorBase;
-        if (window.type === 'tumbling' || window.type === 'hopping') {
+        if ((window.type === 'tumbling' || window.type === 'hopping') && context.stateBackend !== undefined) {
+          const state = context.stateBackend.operator(windowStateNamespace(node.name));
+          op = new BackendWindowOperator(node.name, window, node.aggregator, node.emit, node.allowedLatenessMs, state);
+        } else if (window.type === 'tumbling' || window.type === 'hopping') {
           op = new AlignedWindowOperator(node.name, window, node.aggregator, node.emit, node.allowedLatenessMs);
         } else if (window.type === 'session') {
           op = new SessionWindowOperator(node.name, window.gapMs, node.aggregator, node.emit, node.allowedLatenessMs);

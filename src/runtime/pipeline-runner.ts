@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
+import type { StateBackend } from '../state/state-store.js';
 import type { EventLog, ProducerRecord, RecordBatchView } from '../log/log.js';
 import type { Plan } from '../plan/plan.js';
 import { type CompiledGraph, compile } from './compile.js';
@@ -12,6 +13,7 @@ import {
   DeltaChainPolicy,
   MAIN_TASK,
   type RunnerCheckpoint,
+  type SnapshotPiece,
   outputPositions,
   restoreOperators,
   snapshotOperators,
@@ -57,6 +59,12 @@ export interface RunnerOptions {
    * checkpoint, truncate outputs written after it, and continue from its offsets (see docs/state.md).
    */
   readonly checkpoints?: { readonly storage: CheckpointStorage; readonly intervalMs?: number; readonly allowNonRestoredState?: boolean };
+  /**
+   * Where tumbling and hopping windows keep their accumulators: a state backend such as
+   * `LmdbStateBackend` for more keys than the heap holds (docs/state.md). Default: on the heap. The
+   * caller opens and closes it; checkpoints snapshot it (incrementally, by key) with the operators.
+   */
+  readonly stateBackend?: StateBackend;
 }
 
 interface SourcePartition {
@@ -172,10 +180,19 @@ export class PipelineRunner {
       deadLetter: (topic, record) => runner!.deadLetter(topic, record),
       qualityMetrics: qualityMetricsTo(options.metrics ?? noopPipelineMetrics),
       clock,
+      ...(options.stateBackend !== undefined ? { stateBackend: options.stateBackend } : {}),
     });
     const checkpoint = options.checkpoints ? await options.checkpoints.storage.latest() : null;
     if (checkpoint !== null) {
-      restoreOperators(graph.operators, checkpoint.tasks.find((t) => t.taskId === MAIN_TASK)?.operators ?? new Map(), options.checkpoints?.allowNonRestoredState);
+      const saved = checkpoint.tasks.find((t) => t.taskId === MAIN_TASK)?.operators ?? new Map<string, readonly SnapshotPiece[]>();
+      const backendNames = new Set(options.stateBackend?.operatorNames() ?? []);
+      const operatorChains = new Map([...saved].filter(([name]) => !backendNames.has(name)));
+      restoreOperators(graph.operators, operatorChains, options.checkpoints?.allowNonRestoredState);
+      if (options.stateBackend !== undefined) {
+        // No checkpoint id: the chain may come from a savepoint, so the next backend snapshot is full.
+        const chains = new Map([...saved].filter(([name]) => backendNames.has(name)).map(([name, chain]) => [name, chain.map((p) => p.bytes)]));
+        await options.stateBackend.restore(chains, { allowNonRestoredState: options.checkpoints?.allowNonRestoredState ?? false });
+      }
       await truncateOutputs(log, plan, checkpoint);
     }
     const restored = new Map(checkpoint?.tasks.find((t) => t.taskId === MAIN_TASK)?.inputs.map((i) => [`${i.topic}/${i.partition}`, i.offset]));
@@ -232,29 +249,34 @@ export class PipelineRunner {
     const started = performance.now();
     await this.flush();
     const deltaBase = this.deltaBase(storage);
+    const id = storage.nextId();
+    const operators = snapshotOperators(this.graph.operators, deltaBase);
+    const backend = this.options.stateBackend;
+    // The backend captures its state at the call (its own chains: full or by-key deltas).
+    if (backend !== undefined) {
+      for (const part of (await backend.snapshot(id)).operators) {
+        operators.set(part.operator, [{ type: part.type, ...(part.baseCheckpointId !== null ? { baseCheckpointId: part.baseCheckpointId } : {}), bytes: part.bytes }]);
+      }
+    }
     const checkpoint: RunnerCheckpoint = {
-      id: storage.nextId(),
+      id,
       takenAtMs: this.clock.nowMs(),
       outputs: await outputPositions(this.log, this.plan),
-      tasks: [
-        {
-          taskId: MAIN_TASK,
-          inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })),
-          operators: snapshotOperators(this.graph.operators, deltaBase),
-        },
-      ],
+      tasks: [{ taskId: MAIN_TASK, inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })), operators }],
     };
     this.lastCheckpointMs = checkpoint.takenAtMs;
     this.writeInFlight = true;
     const durable = storage.save(checkpoint).then(
       () => {
         this.writeInFlight = false;
+        backend?.checkpointComplete(checkpoint.id);
         this.lastCheckpointId = checkpoint.id;
         this.chain.record(checkpoint.tasks[0]!);
         this.metrics.checkpointCompleted(performance.now() - started, stateBytes(checkpoint.tasks[0]!));
       },
       (error: unknown) => {
         this.writeInFlight = false;
+        backend?.checkpointAborted(checkpoint.id);
         // The next checkpoint cannot build on this one: full snapshots again.
         this.chain.reset();
         this.metrics.checkpointFailed(performance.now() - started);
@@ -401,6 +423,7 @@ export class PipelineRunner {
   }
 
   private async flush(): Promise<void> {
+    await this.options.stateBackend?.flush();
     for (const sink of this.graph.topicSinks) await sink.flush(this.log);
     await this.deadLetters.flush(this.log);
   }

@@ -84,14 +84,14 @@ describe('chaos: SIGKILL at random moments, then restart, until the run finishes
   });
 
   /** Runs the reference and the chaos run; returns both data directories' outputs. */
-  async function chaosRun(workers: number, spreadMs: number): Promise<{ expected: Record<string, string[]>; actual: Record<string, string[]>; seed: number; starts: number }> {
+  async function chaosRun(workers: number, spreadMs: number, extraArgs: readonly string[] = []): Promise<{ expected: Record<string, string[]>; actual: Record<string, string[]>; seed: number; starts: number; dataDir: string }> {
     const seed = Number(process.env.FRESHET_CHAOS_SEED ?? Date.now() % 1_000_000);
     const reference = new Cli();
     const chaos = new Cli();
     clis.push(reference, chaos);
     await writeInput(reference.dataDir, seed, spreadMs);
     await writeInput(chaos.dataDir, seed, spreadMs);
-    const args = ['run', PIPELINE, '--bounded', '--checkpoint-interval', '10', '--fsync', 'always', '--workers', String(workers)];
+    const args = ['run', PIPELINE, '--bounded', '--checkpoint-interval', '10', '--fsync', 'always', '--workers', String(workers), ...extraArgs];
 
     const startedMs = Date.now();
     const whole = await reference.run(args, { timeoutMs: 120_000 });
@@ -145,12 +145,26 @@ describe('chaos: SIGKILL at random moments, then restart, until the run finishes
 
     // Checkpoints were written and old ones pruned.
     expect(fs.readdirSync(path.join(chaos.dataDir, 'checkpoints', 'chaos')).some((f) => f.startsWith('chk-'))).toBe(true);
-    return { expected: await dumpOutputs(reference.dataDir), actual: await dumpOutputs(chaos.dataDir), seed, starts };
+    return { expected: await dumpOutputs(reference.dataDir), actual: await dumpOutputs(chaos.dataDir), seed, starts, dataDir: chaos.dataDir };
   }
 
   it(`outputs equal an uninterrupted run's after ${MIN_KILLS}+ kills, record for record`, async () => {
     // Up to ~6 s out of order: some records come after their window's lateness (dropped to late output).
     const { expected, actual, seed, starts } = await chaosRun(1, 6_000);
+    for (const topic of Object.keys(expected)) {
+      expect(actual[topic]!.length, `${topic} (seed ${seed}, ${starts} starts)`).toBe(expected[topic]!.length);
+      expect(actual[topic], `${topic} (seed ${seed})`).toEqual(expected[topic]);
+    }
+    expect(expected['enriched']!.length).toBeGreaterThan(ORDERS / 2);
+  }, 600_000);
+
+  it(`with --state lmdb (window state on disk, by-key delta checkpoints): outputs equal an uninterrupted run's after ${MIN_KILLS}+ kills`, async () => {
+    const { expected, actual, seed, starts, dataDir } = await chaosRun(1, 6_000, ['--state', 'lmdb', '--state-cache-mb', '1']);
+    // The windows' accumulators were in LMDB and checkpointed as the backend's namespace.
+    expect(fs.existsSync(path.join(dataDir, 'state', 'chaos'))).toBe(true);
+    const checkpoints = path.join(dataDir, 'checkpoints', 'chaos');
+    const manifest = fs.readFileSync(path.join(checkpoints, fs.readdirSync(checkpoints).filter((f) => f.startsWith('chk-')).sort().at(-1)!, 'MANIFEST'), 'utf8');
+    expect(manifest).toContain('#state');
     for (const topic of Object.keys(expected)) {
       expect(actual[topic]!.length, `${topic} (seed ${seed}, ${starts} starts)`).toBe(expected[topic]!.length);
       expect(actual[topic], `${topic} (seed ${seed})`).toEqual(expected[topic]);

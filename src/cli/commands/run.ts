@@ -13,6 +13,7 @@ import type { PipelineDefinition } from '../../dsl/pipeline.js';
 import { ParallelRunner } from '../../runtime/parallel/parallel-runner.js';
 import { FileCheckpointStorage } from '../../runtime/checkpoint-files.js';
 import { PipelineRunner } from '../../runtime/pipeline-runner.js';
+import { LmdbStateBackend } from '../../state/lmdb/lmdb-backend.js';
 import { openLog } from '../open-log.js';
 import { type CommonOptions, type FsyncPolicy, parseFsync, parsePositiveInt, resolveDataDir, withCommonOptions } from '../options.js';
 import { printErr } from '../output.js';
@@ -26,6 +27,8 @@ interface RunOptions extends CommonOptions {
   checkpointInterval?: number;
   fromSavepoint?: string;
   allowNonRestoredState?: boolean;
+  state: 'memory' | 'lmdb';
+  stateCacheMb?: number;
 }
 
 /** Loads a pipeline module; TypeScript files are compiled on the fly (tsx). */
@@ -52,19 +55,33 @@ export function runCommand(): Command {
       .option('--workers <n>', 'worker threads that split the partitions (repartition topics between stages)', parsePositiveInt, 1)
       .option('--checkpoint-interval <ms>', 'exactly-once: checkpoint state, offsets and outputs every <ms> (docs/exactly-once.md)', parsePositiveInt)
       .option('--from-savepoint <name>', 'start from a savepoint (freshet savepoint create) instead of the newest checkpoint')
-      .option('--allow-non-restored-state', 'drop saved state of operators that are no longer in the pipeline'),
+      .option('--allow-non-restored-state', 'drop saved state of operators that are no longer in the pipeline')
+      .addOption(new Option('--state <backend>', 'where tumbling/hopping window state lives: memory (the heap) or lmdb (on disk, for state larger than memory; docs/state.md)').choices(['memory', 'lmdb']).default('memory'))
+      .option('--state-cache-mb <n>', 'with --state lmdb: memory budget of its cache in MiB (default 64)', parsePositiveInt),
   ).action(async (file: string, options: RunOptions) => {
     const definition = await loadPipeline(file);
     const dataDir = resolveDataDir(options);
     const checkpointed = options.checkpointInterval !== undefined || options.fromSavepoint !== undefined;
     const log = await openLog({ dataDir, ...(options.fsync !== undefined && { fsync: options.fsync }) });
+    if (options.state === 'lmdb' && options.workers > 1) {
+      throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, '--state lmdb runs in one process: it does not combine with --workers yet');
+    }
     const signal = shutdownSignal();
     let storage: FileCheckpointStorage | undefined;
+    let stateBackend: LmdbStateBackend | undefined;
     try {
       const plan = definition.plan();
+      if (options.state === 'lmdb') {
+        // Scratch: emptied on open and rebuilt from the checkpoint on restore (ADR 0012).
+        stateBackend = LmdbStateBackend.open({
+          path: path.join(dataDir, 'state', plan.pipeline),
+          ...(options.stateCacheMb !== undefined ? { cacheBytes: options.stateCacheMb * 1024 * 1024 } : {}),
+        });
+      }
       if (checkpointed) {
         storage = await FileCheckpointStorage.open(plan, {
           dataDir,
+          windowState: stateBackend !== undefined ? 'backend' : 'operator',
           ...(options.fromSavepoint !== undefined ? { fromSavepoint: options.fromSavepoint } : {}),
           ...(options.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
           onWarning: (m) => printErr(`freshet: warning: ${m}`),
@@ -85,6 +102,7 @@ export function runCommand(): Command {
               log,
               startFrom: options.from,
               ...(storage !== undefined ? { checkpoints: { storage, intervalMs: options.checkpointInterval ?? 1000, allowNonRestoredState: options.allowNonRestoredState ?? false } } : {}),
+              ...(stateBackend !== undefined ? { stateBackend } : {}),
             });
       try {
         if (options.bounded) {
@@ -104,6 +122,7 @@ export function runCommand(): Command {
     } finally {
       signal.dispose();
       await storage?.close();
+      await stateBackend?.close();
       await log.close();
     }
   });

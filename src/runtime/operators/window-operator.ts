@@ -465,7 +465,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
 }
 
 /** Euclidean modulo: the grid must also work for negative timestamps. */
-function mod(a: number, m: number): number {
+export function mod(a: number, m: number): number {
   const r = a % m;
   return r < 0 ? r + m : r;
 }
