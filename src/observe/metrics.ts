@@ -46,6 +46,7 @@ export const MetricNames = {
   deadLetters: 'freshet_dead_letters_total',
   qualityChecks: 'freshet_quality_checks_total',
   checkpointDuration: 'freshet_checkpoint_duration_seconds',
+  checkpointSyncDuration: 'freshet_checkpoint_sync_duration_seconds',
   checkpointSize: 'freshet_checkpoint_size_bytes',
   checkpoints: 'freshet_checkpoints_total',
   viewFreshness: 'freshet_view_freshness_seconds',
@@ -202,6 +203,16 @@ export class FreshetMetrics {
       checkpointDuration: registerFamily(
         r,
         new HistogramFamily({ ...common, name: MetricNames.checkpointDuration, help: 'Time a checkpoint took.', labelNames: ['pipeline'], buckets: CHECKPOINT_BUCKETS_SECONDS }),
+      ),
+      checkpointSyncDuration: registerFamily(
+        r,
+        new HistogramFamily({
+          ...common,
+          name: MetricNames.checkpointSyncDuration,
+          help: 'Part of a checkpoint that holds up processing (the cut: flushing and encoding state); the rest is written in the background.',
+          labelNames: ['pipeline'],
+          buckets: CHECKPOINT_BUCKETS_SECONDS,
+        }),
       ),
       checkpointSize: registerFamily(r, new GaugeFamily({ ...common, name: MetricNames.checkpointSize, help: 'Size of the last completed checkpoint.', labelNames: ['pipeline'] })),
       checkpoints: registerFamily(r, new CounterFamily({ ...common, name: MetricNames.checkpoints, help: 'Checkpoints, by outcome (completed/failed).', labelNames: ['pipeline', 'outcome'] })),
@@ -408,6 +419,7 @@ class PipelineReporter implements PipelineMetrics {
   /** Created on the first checkpoint, so pipelines without checkpoints export no checkpoint series. */
   private checkpointSeries: {
     readonly duration: HistogramChild;
+    readonly syncDuration: HistogramChild;
     readonly size: GaugeChild;
     readonly completed: CounterChild;
     readonly failed: CounterChild;
@@ -449,10 +461,11 @@ class PipelineReporter implements PipelineMetrics {
     if (failed > 0) this.counter(`q\u0000${stage}\u0000${check}\u0000fail`, () => f.child(this.pipeline, stage, check, 'fail')).inc(failed);
   }
 
-  checkpointCompleted(durationMs: number, sizeBytes: number): void {
+  checkpointCompleted(durationMs: number, sizeBytes: number, syncMs = durationMs): void {
     const c = this.checkpoints();
     c.completed.inc();
     c.duration.observe(durationMs * MS_TO_S);
+    c.syncDuration.observe(syncMs * MS_TO_S);
     c.size.set(sizeBytes);
   }
 
@@ -467,6 +480,7 @@ class PipelineReporter implements PipelineMetrics {
       const f = this.metrics.families;
       this.checkpointSeries = {
         duration: f.checkpointDuration.child(this.pipeline),
+        syncDuration: f.checkpointSyncDuration.child(this.pipeline),
         size: f.checkpointSize.child(this.pipeline),
         // Both outcomes start at 0, so rate() and absent-style alerts see the series from the first checkpoint.
         completed: f.checkpoints.child(this.pipeline, 'completed'),

@@ -48,8 +48,11 @@ export interface PipelineMetrics {
   deadLetters(stage: string, reason: string, count: number): void;
   /** Outcomes of one data-quality check over a batch at `stage`. */
   qualityChecks(stage: string, check: string, passed: number, failed: number): void;
-  /** A checkpoint completed: how long it took and how many bytes it wrote. */
-  checkpointCompleted(durationMs: number, sizeBytes: number): void;
+  /**
+   * A checkpoint completed: how long it took, how many bytes it wrote, and how much of that time held
+   * up processing (`syncMs`, the cut; the write goes on in the background; default: all of it).
+   */
+  checkpointCompleted(durationMs: number, sizeBytes: number, syncMs?: number): void;
   /** A checkpoint failed after `durationMs`. */
   checkpointFailed(durationMs: number): void;
   /** A view received new results at `atMs` (its freshness is the time since, computed when scraped). */

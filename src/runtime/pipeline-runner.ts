@@ -108,6 +108,8 @@ export class PipelineRunner {
   private writeInFlight = false;
   /** When the next checkpoint may be a delta. */
   private readonly chain = new DeltaChainPolicy();
+  private checkpointsCut = 0;
+  private checkpointSyncMs = 0;
   /** Live counters of every operator, for `/v1/pipelines` and the dashboard. */
   readonly stats: PipelineStats;
   private readonly metrics: PipelineMetrics;
@@ -265,6 +267,9 @@ export class PipelineRunner {
       tasks: [{ taskId: MAIN_TASK, inputs: this.partitions.map((sp) => ({ topic: sp.topic, partition: sp.partition, offset: sp.offset })), operators }],
     };
     this.lastCheckpointMs = checkpoint.takenAtMs;
+    const syncMs = performance.now() - started;
+    this.checkpointSyncMs += syncMs;
+    this.checkpointsCut++;
     this.writeInFlight = true;
     const durable = storage.save(checkpoint).then(
       () => {
@@ -272,7 +277,7 @@ export class PipelineRunner {
         backend?.checkpointComplete(checkpoint.id);
         this.lastCheckpointId = checkpoint.id;
         this.chain.record(checkpoint.tasks[0]!);
-        this.metrics.checkpointCompleted(performance.now() - started, stateBytes(checkpoint.tasks[0]!));
+        this.metrics.checkpointCompleted(performance.now() - started, stateBytes(checkpoint.tasks[0]!), syncMs);
       },
       (error: unknown) => {
         this.writeInFlight = false;
@@ -304,6 +309,11 @@ export class PipelineRunner {
   private deltaBase(storage: CheckpointStorage): number | undefined {
     if (storage.supportsDeltas !== true || this.lastCheckpointId === 0 || !this.chain.allowsDelta()) return undefined;
     return this.lastCheckpointId;
+  }
+
+  /** Checkpoints this runner took (cut; written or being written), and how long their cuts held up processing in all (the writes do not). */
+  get checkpointStats(): { readonly taken: number; readonly syncMs: number } {
+    return { taken: this.checkpointsCut, syncMs: this.checkpointSyncMs };
   }
 
   /** Records read from sources since start (a round reads at most one batch per partition, then flushes). */
@@ -355,6 +365,11 @@ export class PipelineRunner {
       this.roundIngestTimes.length = 0;
     }
     const checkpoints = this.options.checkpoints;
+    if (this.writeInFlight) {
+      // Reads from the log may settle without a turn of the event loop, so a busy run would starve the
+      // write's file callbacks: give them one turn per round while a write is in flight.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (checkpoints !== undefined && nowMs - this.lastCheckpointMs >= (checkpoints.intervalMs ?? 1000)) {
       // At most one write in flight: while the last one is still being written, process on.
       if (!this.writeInFlight) await this.startCheckpoint();
