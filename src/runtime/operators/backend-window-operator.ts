@@ -29,10 +29,6 @@ export class BackendWindowOperator extends WindowOperatorBase {
   private readonly starts = new Set<number>();
   private readonly toFire = new MinHeap();
   private readonly toPurge = new MinHeap();
-  /** (start, key) pairs changed by the current batch, in first-touch order, deduplicated. */
-  private changedStarts: number[] = [];
-  private changedKeys: KeyValue[] = [];
-  private readonly changedSeen = new Map<number, Set<KeyValue>>();
 
   constructor(
     name: string,
@@ -73,11 +69,11 @@ export class BackendWindowOperator extends WindowOperatorBase {
         const acc = accs.get(key, start, end);
         // Put even when `add` mutated the accumulator in place: the backend writes only what was put.
         accs.put(key, start, end, aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts));
-        if (tracksChanges || end <= watermarkMs) this.markChanged(start, key);
+        if (tracksChanges || end <= watermarkMs) this.markPairChanged(start, key);
       }
       if (!accepted) this.recordLate(value, ts, key);
     }
-    this.emitChanged();
+    this.emitChangedPairs(sizeMs, (start, key) => accs.get(key, start, start + sizeMs));
     this.endBatch();
   }
 
@@ -104,34 +100,6 @@ export class BackendWindowOperator extends WindowOperatorBase {
     for (const start of state[0] as number[]) this.starts.add(start);
     this.toFire.reset(state[1] as number[]);
     this.toPurge.reset(state[2] as number[]);
-  }
-
-  private markChanged(start: number, key: KeyValue): void {
-    let seen = this.changedSeen.get(start);
-    if (seen === undefined) this.changedSeen.set(start, (seen = new Set()));
-    if (seen.has(key)) return;
-    seen.add(key);
-    this.changedStarts.push(start);
-    this.changedKeys.push(key);
-  }
-
-  private emitChanged(): void {
-    const n = this.changedStarts.length;
-    if (n === 0) return;
-    const starts = this.changedStarts;
-    const keys = this.changedKeys;
-    this.changedStarts = [];
-    this.changedKeys = [];
-    this.changedSeen.clear();
-    const values: unknown[] = new Array(n);
-    const timestamps: number[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const start = starts[i]!;
-      const end = start + this.sizeMs;
-      values[i] = this.windowResult(keys[i]!, start, end, this.accs.get(keys[i]!, start, end), end <= this.watermarkMs);
-      timestamps[i] = end - 1;
-    }
-    emit(this.outputs, { values, timestamps, keys });
   }
 
   private emitWindow(start: number): void {

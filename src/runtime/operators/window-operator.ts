@@ -94,6 +94,40 @@ export abstract class WindowOperatorBase implements Operator {
     emitWatermark(this.lateOutputs, watermarkMs);
   }
 
+  /** (window start, key) pairs changed by the current batch (aligned windows), in first-touch order, each once. */
+  private changedStarts: number[] = [];
+  private changedKeys: KeyValue[] = [];
+  private readonly changedSeen = new Map<number, Set<KeyValue>>();
+
+  protected markPairChanged(start: number, key: KeyValue): void {
+    let seen = this.changedSeen.get(start);
+    if (seen === undefined) this.changedSeen.set(start, (seen = new Set()));
+    if (seen.has(key)) return;
+    seen.add(key);
+    this.changedStarts.push(start);
+    this.changedKeys.push(key);
+  }
+
+  /** Emits the pairs the batch changed (updates mode, or late updates of fired windows) and forgets them. */
+  protected emitChangedPairs(sizeMs: number, accOf: (start: number, key: KeyValue) => unknown): void {
+    const n = this.changedStarts.length;
+    if (n === 0) return;
+    const starts = this.changedStarts;
+    const keys = this.changedKeys;
+    this.changedStarts = [];
+    this.changedKeys = [];
+    this.changedSeen.clear();
+    const values: unknown[] = new Array(n);
+    const timestamps: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const start = starts[i]!;
+      const end = start + sizeMs;
+      values[i] = this.windowResult(keys[i]!, start, end, accOf(start, keys[i]!), end <= this.watermarkMs);
+      timestamps[i] = end - 1;
+    }
+    emit(this.outputs, { values, timestamps, keys });
+  }
+
   /** Emits the changed windows and the late records of the batch just processed. */
   protected endBatch(): void {
     if (this.changed.size > 0) {
@@ -160,10 +194,6 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   /** Starts of windows not fired yet, and of fired windows not purged yet. */
   private readonly toFire = new MinHeap();
   private readonly toPurge = new MinHeap();
-  /** (start, key) pairs changed by the current batch, in first-touch order, and a set to dedupe them. */
-  private changedStarts: number[] = [];
-  private changedKeys: KeyValue[] = [];
-  private readonly changedSeen = new Map<number, Set<KeyValue>>();
 
   constructor(name: string, spec: Extract<WindowSpec, { type: 'tumbling' | 'hopping' }>, aggregator: PlanAggregator, emitMode: EmitMode, allowedLatenessMs: number) {
     super(name, aggregator, emitMode, allowedLatenessMs);
@@ -242,11 +272,11 @@ export class AlignedWindowOperator extends WindowOperatorBase {
         const acc = bucket.get(key);
         const next = aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts);
         if (next !== acc) bucket.set(key, next);
-        if (tracksChanges || end <= watermarkMs) this.markChanged(start, key);
+        if (tracksChanges || end <= watermarkMs) this.markPairChanged(start, key);
       }
       if (!accepted) this.recordLate(value, ts, key);
     }
-    this.emitChanged();
+    this.emitChangedPairs(sizeMs, (start, key) => this.windows.get(start)!.get(key));
     this.endBatch();
   }
 
@@ -415,35 +445,6 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     return n;
   }
 
-  private markChanged(start: number, key: KeyValue): void {
-    let seen = this.changedSeen.get(start);
-    if (seen === undefined) this.changedSeen.set(start, (seen = new Set()));
-    if (seen.has(key)) return;
-    seen.add(key);
-    this.changedStarts.push(start);
-    this.changedKeys.push(key);
-  }
-
-  /** Emits the windows the batch changed (updates mode, or late updates of fired windows). */
-  private emitChanged(): void {
-    const n = this.changedStarts.length;
-    if (n === 0) return;
-    const starts = this.changedStarts;
-    const keys = this.changedKeys;
-    this.changedStarts = [];
-    this.changedKeys = [];
-    this.changedSeen.clear();
-    const values: unknown[] = new Array(n);
-    const timestamps: number[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const start = starts[i]!;
-      const end = start + this.sizeMs;
-      values[i] = this.result(keys[i]!, start, end, this.windows.get(start)!.get(keys[i]!), end <= this.watermarkMs);
-      timestamps[i] = end - 1;
-    }
-    emit(this.outputs, { values, timestamps, keys });
-  }
-
   private emitBucket(start: number, bucket: Map<KeyValue, unknown>): void {
     const n = bucket.size;
     if (n === 0) return;
@@ -453,14 +454,10 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const keys: KeyValue[] = new Array(n);
     let i = 0;
     for (const [key, acc] of bucket) {
-      values[i] = this.result(key, start, end, acc, true);
+      values[i] = this.windowResult(key, start, end, acc, true);
       keys[i++] = key;
     }
     emit(this.outputs, { values, timestamps, keys });
-  }
-
-  private result(key: KeyValue, windowStartMs: number, windowEndMs: number, acc: unknown, final: boolean): unknown {
-    return this.windowResult(key, windowStartMs, windowEndMs, acc, final);
   }
 }
 
