@@ -167,7 +167,7 @@ export interface CheckpointInfo {
   readonly createdAtMs: number | null;
   /** Bytes of this checkpoint's own files. */
   readonly sizeBytes: number;
-  /** Bytes of every file it references (what a restore reads). */
+  /** Bytes of its manifest and of every file it references (what a restore reads). */
   readonly totalBytes: number;
   /** `complete`: manifest and every referenced file verify; `corrupt`: something does not; `incomplete`: no manifest (a write in progress or interrupted). */
   readonly status: 'complete' | 'corrupt' | 'incomplete';
@@ -595,11 +595,13 @@ export class CheckpointStore {
   private info(id: number, body: ManifestBody, problem: string | null, base = this.dir): CheckpointInfo {
     const own = body.savepoint !== null ? Object.keys(body.files) : Object.keys(body.files).filter((f) => f.startsWith(`${chkDirName(id)}/`));
     const size = (f: string): number => body.files[f]!.size;
+    // A restore reads the manifest too: both figures count it.
+    const manifestBytes = fileSize(path.join(base, body.savepoint !== null ? '' : chkDirName(id), MANIFEST_FILE));
     return {
       checkpointId: id,
       createdAtMs: body.createdAtMs,
-      sizeBytes: own.reduce((n, f) => n + size(f), 0) + fileSize(path.join(base, body.savepoint !== null ? '' : chkDirName(id), MANIFEST_FILE)),
-      totalBytes: Object.keys(body.files).reduce((n, f) => n + size(f), 0),
+      sizeBytes: own.reduce((n, f) => n + size(f), 0) + manifestBytes,
+      totalBytes: Object.keys(body.files).reduce((n, f) => n + size(f), 0) + manifestBytes,
       status: problem === null ? 'complete' : 'corrupt',
       problem,
       savepoint: body.savepoint,
