@@ -33,8 +33,13 @@ export class SnapshotWriter {
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
-  /** The bytes written so far (a view: the writer must not be used afterwards). */
+  /** The bytes written (a view: the writer must not be used afterwards). */
   finish(): Uint8Array {
+    return this.written();
+  }
+
+  /** The bytes written so far, as a view that stays valid until the next write (which may move them). */
+  written(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
 

@@ -1,3 +1,4 @@
+import { assert } from '../../core/assert.js';
 import { Limits } from '../../core/limits.js';
 import type { EmitMode, KeyValue, PlanAggregator, WindowSpec } from '../../plan/plan.js';
 import { type OperatorSnapshot, checkSnapshot, hasPlainState } from './stateful.js';
@@ -228,6 +229,13 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   private readonly changedWindows = new Set<number>();
   /** Windows purged since the last snapshot. */
   private purgedWindows: number[] = [];
+  /**
+   * Each window's keys as its last snapshot encoded them, in insertion order. A window's keys are only
+   * ever added (never removed or reordered until the whole window goes), so the next snapshot encodes
+   * only the keys added since and copies the rest: reading a million key strings is ~40% of a
+   * snapshot's time. Made by the first snapshot, dropped with the window.
+   */
+  private readonly encodedKeys = new Map<number, { readonly writer: SnapshotWriter; count: number }>();
   /** Bytes per (key, window) entry in the last snapshot: sizes the next one's buffer up front. */
   private bytesPerEntry = 32;
   /** Entries the snapshot being written holds. */
@@ -290,6 +298,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     while (this.toPurge.size > 0 && this.toPurge.peek() + this.sizeMs + this.allowedLatenessMs <= watermarkMs) {
       const start = this.toPurge.pop();
       this.windows.delete(start);
+      this.encodedKeys.delete(start);
       if (this.trackingChanges) this.markWindowPurged(start);
     }
   }
@@ -312,6 +321,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
 
   protected restoreWindows(state: readonly unknown[]): void {
     this.windows.clear();
+    this.encodedKeys.clear();
     this.cachedStarts.fill(Number.NaN);
     this.cachedBuckets.fill(undefined);
     for (const [start, keys, accs] of state[0] as [number, KeyValue[], unknown[]][]) {
@@ -365,8 +375,12 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const [changed, toFire, toPurge, purged] = delta[3] as [[number, KeyValue[], unknown[]][], number[], number[], number[]];
     this.cachedStarts.fill(Number.NaN);
     this.cachedBuckets.fill(undefined);
-    for (const start of purged) this.windows.delete(start);
+    for (const start of purged) {
+      this.windows.delete(start);
+      this.encodedKeys.delete(start);
+    }
     for (const [start, keys, accs] of changed) {
+      this.encodedKeys.delete(start);
       const bucket = new Map<KeyValue, unknown>();
       for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
       this.windows.set(start, bucket);
@@ -387,11 +401,21 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   private writeWindow(w: SnapshotWriter, start: number, bucket: Map<KeyValue, unknown>): void {
     w.arrayHeader(3);
     w.number(start);
-    w.arrayHeader(bucket.size);
-    for (const key of bucket.keys()) {
-      if (typeof key === 'string') w.string(key);
-      else w.number(key);
+    let keys = this.encodedKeys.get(start);
+    if (keys === undefined) this.encodedKeys.set(start, (keys = { writer: new SnapshotWriter(bucket.size * 16), count: 0 }));
+    assert(keys.count <= bucket.size, `window ${start} of '${this.name}' lost keys since its last snapshot`);
+    if (keys.count < bucket.size) {
+      // Skipping the keys encoded before reads only the map's own entries, not the key strings.
+      let i = 0;
+      for (const key of bucket.keys()) {
+        if (i++ < keys.count) continue;
+        if (typeof key === 'string') keys.writer.string(key);
+        else keys.writer.number(key);
+      }
+      keys.count = bucket.size;
     }
+    w.arrayHeader(bucket.size);
+    w.raw(keys.writer.written());
     w.arrayHeader(bucket.size);
     if (this.plainState) for (const acc of bucket.values()) w.value(acc);
     else for (const acc of bucket.values()) w.value(this.aggregator.encode(acc));
