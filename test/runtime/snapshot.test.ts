@@ -186,9 +186,11 @@ describe('operator snapshots restore exactly', () => {
         const checkpoint = () => {
           const pieces = snapshotOperators(first.operators, id === 0 ? undefined : id);
           id++;
+          // Copies, as a checkpoint store's files are.
           for (const [op, [piece]] of pieces) {
-            if (piece!.type === 'full') chains.set(op, [piece!]);
-            else chains.get(op)!.push({ ...piece!, bytes: Uint8Array.from(piece!.bytes) });
+            const copy = { ...piece!, bytes: Uint8Array.from(piece!.bytes) };
+            if (piece!.type === 'full') chains.set(op, [copy]);
+            else chains.get(op)!.push(copy);
           }
         };
         checkpoint();
