@@ -144,4 +144,35 @@ describe('a pipeline with state larger than its memory budget (LMDB backend)', (
     await backend.close();
     await log.close();
   }, 120_000);
+
+  it('state saved with the windows in a backend does not restore into windows on the heap, or back: refused naming the operator', async () => {
+    const dataDir = dirs.make();
+    const log = await EmbeddedLog.open({ dataDir, fsync: 'never' });
+    await log.createTopic('events', { partitions: 2 });
+    await log.produce('events', generate().slice(0, 500).map((e) => ({ key: Buffer.from(e.user), value: Buffer.from(JSON.stringify(e)), timestampMs: e.ts })));
+    const plan = def.plan();
+    const backend = LmdbStateBackend.open({ path: dirs.make('freshet-lmdb-'), cacheBytes: CACHE_BYTES });
+    let storage = await FileCheckpointStorage.open(plan, { dataDir, windowState: 'backend' });
+    const runner = await PipelineRunner.start(plan, { log, stateBackend: backend, checkpoints: { storage, intervalMs: Number.POSITIVE_INFINITY } });
+    await runner.runUntilCaughtUp();
+    await runner.checkpoint();
+    await storage.close();
+    await backend.close();
+    storage = await FileCheckpointStorage.open(plan, { dataDir });
+    await expect(storage.latest()).rejects.toMatchObject({ code: 'FRESHET_STATE_INCOMPATIBLE', message: expect.stringContaining("'per-user'") });
+    await storage.close();
+
+    // And back: heap-window state into a run with a backend.
+    const other = dirs.make();
+    const log2 = await EmbeddedLog.open({ dataDir: other, fsync: 'never' });
+    await log2.createTopic('events', { partitions: 2 });
+    storage = await FileCheckpointStorage.open(plan, { dataDir: other });
+    await (await PipelineRunner.start(plan, { log: log2, checkpoints: { storage, intervalMs: Number.POSITIVE_INFINITY } })).checkpoint();
+    await storage.close();
+    storage = await FileCheckpointStorage.open(plan, { dataDir: other, windowState: 'backend' });
+    await expect(storage.latest()).rejects.toMatchObject({ code: 'FRESHET_STATE_INCOMPATIBLE', message: expect.stringContaining("'per-user'") });
+    await storage.close();
+    await log2.close();
+    await log.close();
+  });
 });
