@@ -110,17 +110,6 @@ export class SnapshotWriter {
     return pos + 9;
   }
 
-  /** An array of numbers (exact sums, composite accumulators of numbers): one bounds check for all. */
-  private numbers(values: readonly number[]): void {
-    const n = values.length;
-    this.arrayHeader(n);
-    this.ensure(9 * n);
-    const buf = this.buf;
-    let pos = this.pos;
-    for (let i = 0; i < n; i++) pos = this.writeNumber(buf, pos, values[i]!);
-    this.pos = pos;
-  }
-
   string(value: string): void {
     const n = value.length;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
@@ -168,9 +157,18 @@ export class SnapshotWriter {
     if (typeof value === 'number') return this.number(value);
     if (typeof value === 'string') return this.string(value);
     if (Array.isArray(value)) {
-      if (isNumberArray(value)) return this.numbers(value);
-      this.arrayHeader(value.length);
-      for (let i = 0; i < value.length; i++) this.value(value[i]);
+      const n = value.length;
+      this.arrayHeader(n);
+      for (let i = 0; i < n; i++) {
+        const item: unknown = value[i];
+        // Numbers (accumulators are arrays of them) without a call and its dispatch.
+        if (typeof item === 'number') {
+          this.ensure(9);
+          this.pos = this.writeNumber(this.buf, this.pos, item);
+        } else {
+          this.value(item);
+        }
+      }
       return;
     }
     if (value instanceof Uint8Array) return this.bytes(value);
@@ -220,7 +218,3 @@ export class SnapshotWriter {
   }
 }
 
-function isNumberArray(values: readonly unknown[]): values is number[] {
-  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') return false;
-  return true;
-}
