@@ -34,12 +34,41 @@ export type EventTimeFn = (value: unknown) => number;
 /** Runs several aggregators as one; see src/dsl/aggregators. Kept structural so plan/ does not import dsl/. */
 export interface PlanAggregator {
   readonly kind: string;
+  /** Set by built-ins whose accumulators fit in a fixed run of doubles: window operators then keep them column-wise. */
+  readonly columns?: AccumulatorColumns;
   create(): unknown;
   add(acc: unknown, input: unknown, timestampMs: number): unknown;
   merge(a: unknown, b: unknown): unknown;
   result(acc: unknown): unknown;
   encode(acc: unknown): Uint8Array;
   decode(bytes: Uint8Array): unknown;
+}
+
+/**
+ * An aggregator's accumulators as a fixed run of `width` doubles at offset `at` of a shared
+ * Float64Array, so a window of a million keys is a few typed arrays instead of a million small objects
+ * (less to trace for the garbage collector, and a snapshot reads doubles instead of chasing pointers).
+ * All zeros is the empty accumulator. An accumulator that outgrows its run moves, whole, into `spill`
+ * under its offset (the layout marks the run so it knows). Internal to the built-in aggregators.
+ */
+export interface AccumulatorColumns {
+  readonly width: number;
+  add(store: Float64Array, at: number, input: unknown, spill: Map<number, unknown>): void;
+  /** The accumulator in the aggregator's own form (a new object, or the spilled one: read it, do not change it). */
+  toAcc(store: Float64Array, at: number, spill: ReadonlyMap<number, unknown>): unknown;
+  /** Stores `acc` (the aggregator's own form, as snapshots decode it) at `at`, whose run is all zeros. */
+  fromAcc(acc: unknown, store: Float64Array, at: number, spill: Map<number, unknown>): void;
+  /** Writes what `toAcc` returns as MessagePack (as a snapshot holds plain accumulators), without making it. */
+  write(store: Float64Array, at: number, spill: ReadonlyMap<number, unknown>, out: PlainWriter): void;
+}
+
+/** The part of the snapshot writer accumulator columns use. */
+export interface PlainWriter {
+  arrayHeader(length: number): void;
+  number(value: number): void;
+  /** `count` numbers of `values` from `from`. */
+  numbers(values: Float64Array, from: number, count: number): void;
+  value(value: unknown): void;
 }
 
 /** Validates a decoded source value; returns the value or an issue message (goes to the dead-letter topic). */

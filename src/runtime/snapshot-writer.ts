@@ -63,6 +63,15 @@ export class SnapshotWriter {
     this.pos = this.writeNumber(this.buf, this.pos, value);
   }
 
+  /** `count` numbers of `values` from `from`, each as `number` writes it (one call for a run of doubles). */
+  numbers(values: Float64Array, from: number, count: number): void {
+    this.ensure(9 * count);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = from; i < from + count; i++) pos = this.writeNumber(buf, pos, values[i]!);
+    this.pos = pos;
+  }
+
   /** Writes `value` at `pos` (room for 9 bytes checked by the caller); returns the next position. */
   private writeNumber(buf: Buffer, pos: number, value: number): number {
     // Integers take the smallest integer format (as msgpackr does); -0 stays a double, as do integers

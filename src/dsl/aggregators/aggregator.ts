@@ -5,6 +5,7 @@
  * merge of batch and streaming results.
  */
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import type { AccumulatorColumns } from '../../plan/plan.js';
 import { KindCodes } from './codec.js';
 import { AggregatorLimits } from './limits.js';
 
@@ -37,6 +38,8 @@ export interface Aggregator<In, Acc, Out> {
    * next to `kind`; a state can only be decoded and merged by an aggregator with the same params.
    */
   readonly params?: Readonly<Record<string, unknown>>;
+  /** Built-ins only: the accumulator as a fixed run of doubles, for window state kept column-wise. */
+  readonly columns?: AccumulatorColumns;
   /** A new, empty accumulator (the monoid's identity). */
   create(): Acc;
   /**

@@ -1,4 +1,5 @@
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
+import type { AccumulatorColumns } from '../../plan/plan.js';
 import { type AnyAggregator, type Aggregator, type OutputOf, isAggregator } from './aggregator.js';
 import { ByteReader, ByteWriter } from './codec.js';
 import { AggregatorLimits } from './limits.js';
@@ -55,6 +56,7 @@ export function aggregate<S extends Record<string, AnyAggregator>>(spec: S): Com
   const n = parts.length;
   return {
     kind: 'aggregate',
+    ...(parts.every((p) => p.columns !== undefined) ? { columns: compositeColumns(parts.map((p) => p.columns!)) } : {}),
     params: Object.freeze(Object.fromEntries(keys.map((k, i) => [k, { kind: parts[i]!.kind, ...(parts[i]!.params ? { params: parts[i]!.params } : {}) }]))),
     parts: Object.freeze({ ...spec }),
     create() {
@@ -98,6 +100,35 @@ export function aggregate<S extends Record<string, AnyAggregator>>(spec: S): Com
       }
       r.end();
       return acc;
+    },
+  };
+}
+
+/** A composite's columns: its parts' runs one after another. */
+function compositeColumns(parts: readonly AccumulatorColumns[]): AccumulatorColumns {
+  const n = parts.length;
+  const offsets: number[] = [];
+  let width = 0;
+  for (const part of parts) {
+    offsets.push(width);
+    width += part.width;
+  }
+  return {
+    width,
+    add(store, at, input, spill) {
+      for (let i = 0; i < n; i++) parts[i]!.add(store, at + offsets[i]!, input, spill);
+    },
+    toAcc(store, at, spill) {
+      const acc: unknown[] = new Array(n);
+      for (let i = 0; i < n; i++) acc[i] = parts[i]!.toAcc(store, at + offsets[i]!, spill);
+      return acc;
+    },
+    fromAcc(acc, store, at, spill) {
+      for (let i = 0; i < n; i++) parts[i]!.fromAcc((acc as unknown[])[i], store, at + offsets[i]!, spill);
+    },
+    write(store, at, spill, out) {
+      out.arrayHeader(n);
+      for (let i = 0; i < n; i++) parts[i]!.write(store, at + offsets[i]!, spill, out);
     },
   };
 }

@@ -5,6 +5,7 @@
  * Null and undefined values (from the extractor) are skipped, as SQL's aggregates skip NULL; `count()`
  * without an extractor counts every input.
  */
+import type { AccumulatorColumns } from '../../plan/plan.js';
 import { type Aggregator } from './aggregator.js';
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { ByteReader, ByteWriter, invalidState } from './codec.js';
@@ -48,22 +49,26 @@ export function createExactSum(): SumAcc {
   return [0, 0, 0, 0.5, 0.5];
 }
 
-/** Adds `x` exactly into `acc` (no allocation unless the array grows, which is bounded). */
-export function exactSumAdd(acc: SumAcc, x: number): void {
+/**
+ * Adds `x` exactly into `acc` (no allocation unless the array grows, which is bounded). `base`: where the
+ * accumulator starts in `acc` (non-zero for sums kept in window columns); it gains at most one partial.
+ */
+export function exactSumAdd(acc: SumAcc | Float64Array, x: number, base = 0): void {
   if (!(Math.abs(x) < BIG)) {
     if (x - x !== 0) {
       // ±Infinity or NaN.
-      acc[SPECIAL] = acc[SPECIAL]! + x;
+      acc[base + SPECIAL] = acc[base + SPECIAL]! + x;
       return;
     }
     // |x| in [2^1023, 2^1024): x ∓ 2^1023 is exact (Sterbenz).
     const sign = x > 0 ? 1 : -1;
     x -= sign * BIG;
-    acc[BIG_COUNT] = acc[BIG_COUNT]! + sign;
+    acc[base + BIG_COUNT] = acc[base + BIG_COUNT]! + sign;
   }
-  const end = P0 + acc[N]!;
-  let i = P0;
-  for (let j = P0; j < end; j++) {
+  const first = base + P0;
+  const end = first + acc[base + N]!;
+  let i = first;
+  for (let j = first; j < end; j++) {
     let y = acc[j]!;
     if (Math.abs(x) < Math.abs(y)) {
       const t = x;
@@ -77,12 +82,64 @@ export function exactSumAdd(acc: SumAcc, x: number): void {
     if (!(Math.abs(hi) < BIG)) {
       const sign = hi > 0 ? 1 : -1;
       hi -= sign * BIG;
-      acc[BIG_COUNT] = acc[BIG_COUNT]! + sign;
+      acc[base + BIG_COUNT] = acc[base + BIG_COUNT]! + sign;
     }
     x = hi;
   }
   acc[i] = x; // i <= end: overwrites a stale entry or appends
-  acc[N] = i + 1 - P0;
+  acc[base + N] = i + 1 - first;
+}
+
+// Sums in window columns (see AccumulatorColumns): `[n, big, special, p[0], ..., p[COLUMN_PARTIALS-1]]`.
+// Six partials hold sums of cents or of uniform values (four to seven after hundreds of adds); a sum that
+// needs more (values spanning many magnitudes) spills into an ordinary SumAcc, marked by n = SPILLED.
+const COLUMN_PARTIALS = 6;
+const SPILLED = -1;
+
+function sumColumns(extract: ((input: unknown) => NumericValue) | undefined): AccumulatorColumns {
+  return {
+    width: P0 + COLUMN_PARTIALS,
+    add(store, at, input, spill) {
+      const v = extract === undefined ? (input as NumericValue) : extract(input);
+      if (v == null) return;
+      const n = store[at + N]!;
+      if (n >= 0 && n < COLUMN_PARTIALS) exactSumAdd(store, v, at);
+      else exactSumAdd(n === SPILLED ? (spill.get(at) as SumAcc) : spillSum(store, at, spill), v);
+    },
+    toAcc: (store, at, spill) => (store[at + N] === SPILLED ? spill.get(at) : sumFromColumns(store, at)),
+    fromAcc(acc, store, at, spill) {
+      const sum = acc as SumAcc;
+      const n = sum[N]!;
+      if (n > COLUMN_PARTIALS) {
+        spill.set(at, sum);
+        store[at + N] = SPILLED;
+        return;
+      }
+      for (let i = 0; i < P0 + n; i++) store[at + i] = sum[i]!;
+    },
+    write(store, at, spill, out) {
+      const n = store[at + N]!;
+      if (n === SPILLED) return out.value(spill.get(at));
+      out.arrayHeader(P0 + n);
+      out.numbers(store, at, P0 + n);
+    },
+  };
+}
+
+function sumFromColumns(store: Float64Array, at: number): SumAcc {
+  const acc = createExactSum();
+  const n = store[at + N]!;
+  for (let i = 0; i < P0 + n; i++) acc[i] = store[at + i]!;
+  // No stale entries: what write() writes for it.
+  acc.length = P0 + n;
+  return acc;
+}
+
+function spillSum(store: Float64Array, at: number, spill: Map<number, unknown>): SumAcc {
+  const acc = sumFromColumns(store, at);
+  spill.set(at, acc);
+  store[at + N] = SPILLED;
+  return acc;
 }
 
 /** The number of partials in use. */
@@ -226,6 +283,22 @@ export function count<In>(extract?: (input: In) => unknown): Aggregator<In, numb
       : (acc: number, input: In) => (extract(input) == null ? acc : acc + 1);
   return {
     kind: 'count',
+    columns: {
+      width: 1,
+      add:
+        extract === undefined
+          ? (store, at) => {
+              store[at]! += 1;
+            }
+          : (store, at, input) => {
+              if (extract(input as In) != null) store[at]! += 1;
+            },
+      toAcc: (store, at) => store[at],
+      fromAcc(acc, store, at) {
+        store[at] = acc as number;
+      },
+      write: (store, at, _spill, out) => out.number(store[at]!),
+    },
     create: () => 0,
     add,
     merge: (a, b) => a + b,
@@ -274,6 +347,7 @@ export function sum<In>(extract?: (input: In) => NumericValue): Aggregator<In, S
         };
   return {
     kind: 'sum',
+    columns: sumColumns(extract as ((input: unknown) => NumericValue) | undefined),
     create: createExactSum,
     add,
     merge(a, b) {

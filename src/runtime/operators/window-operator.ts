@@ -5,6 +5,7 @@ import { type OperatorSnapshot, checkSnapshot, hasPlainState } from './stateful.
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 import { MinHeap } from '../min-heap.js';
 import { SnapshotWriter } from '../snapshot-writer.js';
+import { type WindowBucket, newWindowBucket } from './window-buckets.js';
 
 /*
  * Event-time window semantics (shared by every window operator; docs/windows.md has the long form):
@@ -191,7 +192,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   private readonly advanceMs: number;
   private readonly offsetMs: number;
   /** Window start → key → accumulator. */
-  private readonly windows = new Map<number, Map<KeyValue, unknown>>();
+  private readonly windows = new Map<number, WindowBucket>();
   /** Starts of windows not fired yet, and of fired windows not purged yet. */
   private readonly toFire = new MinHeap();
   private readonly toPurge = new MinHeap();
@@ -204,7 +205,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     // One slot per window an event can fall in (size / advance, rounded up): enough for in-order input.
     const slots = Math.ceil(this.sizeMs / this.advanceMs) + 1;
     this.cachedStarts = new Array<number>(slots).fill(Number.NaN);
-    this.cachedBuckets = new Array<Map<KeyValue, unknown> | undefined>(slots).fill(undefined);
+    this.cachedBuckets = new Array<WindowBucket | undefined>(slots).fill(undefined);
     this.cachedChanged = new Array<boolean>(slots).fill(false);
   }
 
@@ -215,7 +216,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
    * invalidation except on restore.
    */
   private readonly cachedStarts: number[];
-  private readonly cachedBuckets: (Map<KeyValue, unknown> | undefined)[];
+  private readonly cachedBuckets: (WindowBucket | undefined)[];
   /** Per slot: its window is in `changedWindows` already, so the hot path skips the Set. */
   private readonly cachedChanged: boolean[];
 
@@ -244,7 +245,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   push(batch: Batch): void {
     const { values, timestamps } = batch;
     const keys = batch.keys!;
-    const { sizeMs, advanceMs, offsetMs, allowedLatenessMs, aggregator } = this;
+    const { sizeMs, advanceMs, offsetMs, allowedLatenessMs } = this;
     const watermarkMs = this.watermarkMs;
     const tracksChanges = this.emitMode === 'updates';
     const { cachedStarts, cachedBuckets, cachedChanged } = this;
@@ -267,7 +268,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
         if (bucket === undefined) {
           bucket = this.windows.get(start);
           if (bucket === undefined) {
-            bucket = new Map();
+            bucket = newWindowBucket(this.aggregator);
             this.windows.set(start, bucket);
             if (end <= watermarkMs) this.toPurge.push(start);
             else this.toFire.push(start);
@@ -277,14 +278,12 @@ export class AlignedWindowOperator extends WindowOperatorBase {
           cachedChanged[slot] = false;
         }
         if (tracking && !cachedChanged[slot]) this.markWindowChanged(start, slot);
-        const acc = bucket.get(key);
-        const next = aggregator.add(acc === undefined ? aggregator.create() : acc, value, ts);
-        if (next !== acc) bucket.set(key, next);
+        bucket.add(key, value, ts);
         if (tracksChanges || end <= watermarkMs) this.markPairChanged(start, key);
       }
       if (!accepted) this.recordLate(value, ts, key);
     }
-    this.emitChangedPairs(sizeMs, (start, key) => this.windows.get(start)!.get(key));
+    this.emitChangedPairs(sizeMs, (start, key) => this.windows.get(start)!.accOf(key));
     this.endBatch();
   }
 
@@ -310,10 +309,10 @@ export class AlignedWindowOperator extends WindowOperatorBase {
       const keys: KeyValue[] = new Array(bucket.size);
       const accs: unknown[] = new Array(bucket.size);
       let i = 0;
-      for (const [key, acc] of bucket) {
+      bucket.forEach((acc, key) => {
         keys[i] = key;
         accs[i++] = this.encodeAcc(acc);
-      }
+      });
       windows.push([start, keys, accs]);
     }
     return [windows, this.toFire.toArray(), this.toPurge.toArray()];
@@ -324,11 +323,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     this.encodedKeys.clear();
     this.cachedStarts.fill(Number.NaN);
     this.cachedBuckets.fill(undefined);
-    for (const [start, keys, accs] of state[0] as [number, KeyValue[], unknown[]][]) {
-      const bucket = new Map<KeyValue, unknown>();
-      for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
-      this.windows.set(start, bucket);
-    }
+    for (const [start, keys, accs] of state[0] as [number, KeyValue[], unknown[]][]) this.windows.set(start, this.restoreBucket(keys, accs));
     this.toFire.reset(state[1] as number[]);
     this.toPurge.reset(state[2] as number[]);
     this.startChangeInterval();
@@ -381,13 +376,17 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     }
     for (const [start, keys, accs] of changed) {
       this.encodedKeys.delete(start);
-      const bucket = new Map<KeyValue, unknown>();
-      for (let i = 0; i < keys.length; i++) bucket.set(keys[i]!, this.decodeAcc(accs[i]));
-      this.windows.set(start, bucket);
+      this.windows.set(start, this.restoreBucket(keys, accs));
     }
     this.toFire.reset(toFire);
     this.toPurge.reset(toPurge);
     this.startChangeInterval();
+  }
+
+  private restoreBucket(keys: readonly KeyValue[], accs: readonly unknown[]): WindowBucket {
+    const bucket = newWindowBucket(this.aggregator);
+    for (let i = 0; i < keys.length; i++) bucket.restore(keys[i]!, this.decodeAcc(accs[i]));
+    return bucket;
   }
 
   private writeHeader(w: SnapshotWriter, kind: string): void {
@@ -398,7 +397,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   }
 
   /** `[start, keys, accs]`, as snapshotWindows. */
-  private writeWindow(w: SnapshotWriter, start: number, bucket: Map<KeyValue, unknown>): void {
+  private writeWindow(w: SnapshotWriter, start: number, bucket: WindowBucket): void {
     w.arrayHeader(3);
     w.number(start);
     let keys = this.encodedKeys.get(start);
@@ -416,9 +415,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     }
     w.arrayHeader(bucket.size);
     w.raw(keys.writer.written());
-    w.arrayHeader(bucket.size);
-    if (this.plainState) for (const acc of bucket.values()) w.value(acc);
-    else for (const acc of bucket.values()) w.value(this.aggregator.encode(acc));
+    bucket.writeAccs(w, this.plainState);
   }
 
   private writeTimers(w: SnapshotWriter): void {
@@ -469,7 +466,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     return n;
   }
 
-  private emitBucket(start: number, bucket: Map<KeyValue, unknown>): void {
+  private emitBucket(start: number, bucket: WindowBucket): void {
     const n = bucket.size;
     if (n === 0) return;
     const end = start + this.sizeMs;
@@ -477,10 +474,10 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     const timestamps: number[] = new Array(n).fill(end - 1);
     const keys: KeyValue[] = new Array(n);
     let i = 0;
-    for (const [key, acc] of bucket) {
+    bucket.forEach((acc, key) => {
       values[i] = this.windowResult(key, start, end, acc, true);
       keys[i++] = key;
-    }
+    });
     emit(this.outputs, { values, timestamps, keys });
   }
 }
