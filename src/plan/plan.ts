@@ -52,23 +52,14 @@ export interface PlanAggregator {
  * under its offset (the layout marks the run so it knows). Internal to the built-in aggregators.
  */
 export interface AccumulatorColumns {
+  /** Names the layout: snapshots of columns restore only into the same layout. */
+  readonly id: string;
   readonly width: number;
   add(store: Float64Array, at: number, input: unknown, spill: Map<number, unknown>): void;
   /** The accumulator in the aggregator's own form (a new object, or the spilled one: read it, do not change it). */
   toAcc(store: Float64Array, at: number, spill: ReadonlyMap<number, unknown>): unknown;
-  /** Stores `acc` (the aggregator's own form, as snapshots decode it) at `at`, whose run is all zeros. */
+  /** Stores `acc` (the aggregator's own form, as plain snapshots decode it) at `at`, whose run is all zeros. */
   fromAcc(acc: unknown, store: Float64Array, at: number, spill: Map<number, unknown>): void;
-  /** Writes what `toAcc` returns as MessagePack (as a snapshot holds plain accumulators), without making it. */
-  write(store: Float64Array, at: number, spill: ReadonlyMap<number, unknown>, out: PlainWriter): void;
-}
-
-/** The part of the snapshot writer accumulator columns use. */
-export interface PlainWriter {
-  arrayHeader(length: number): void;
-  number(value: number): void;
-  /** `count` numbers of `values` from `from`. */
-  numbers(values: Float64Array, from: number, count: number): void;
-  value(value: unknown): void;
 }
 
 /** Validates a decoded source value; returns the value or an issue message (goes to the dead-letter topic). */

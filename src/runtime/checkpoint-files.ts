@@ -40,6 +40,8 @@ export type WindowStateLocation = 'operator' | 'backend';
  */
 export class FileCheckpointStorage implements CheckpointStorage {
   readonly supportsDeltas = true;
+  /** Checkpoints are in files once saved: nothing here keeps their bytes. */
+  readonly releasesBytes = true;
   private fromSavepoint: string | undefined;
 
   private constructor(

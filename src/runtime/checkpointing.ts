@@ -21,6 +21,11 @@ export interface CheckpointStorage {
    * `latest` returns chains. Without it, every checkpoint holds full snapshots.
    */
   readonly supportsDeltas?: boolean;
+  /**
+   * Whether `save` keeps no reference to a checkpoint's bytes once it resolves (they are in files): the
+   * runner then lets operators write the next checkpoint into the same memory.
+   */
+  readonly releasesBytes?: boolean;
   /** The newest complete checkpoint, or null when there is none. Damaged ones are skipped (with a warning) by the store. */
   latest(): Promise<RunnerCheckpoint | null>;
   /** Writes a checkpoint atomically: once this resolves it survives a crash; a crash during it leaves the previous one. */
@@ -171,16 +176,17 @@ export async function truncateOutputs(log: EventLog, plan: Plan, checkpoint: Run
 /**
  * Snapshots every stateful operator (each once, however many plan nodes it runs): with `deltaBase`, a
  * delta on that checkpoint from each operator that tracks its changes (`snapshotChanges`), a full
- * snapshot from the others.
+ * snapshot from the others. `reuseMemory`: the bytes of the operators' previous snapshots are no longer
+ * read (see StatefulOperator.snapshotBytes).
  */
-export function snapshotOperators(operators: ReadonlyMap<string, Operator>, deltaBase?: number): Map<string, SnapshotPiece[]> {
+export function snapshotOperators(operators: ReadonlyMap<string, Operator>, deltaBase?: number, reuseMemory = false): Map<string, SnapshotPiece[]> {
   const out = new Map<string, SnapshotPiece[]>();
   for (const op of new Set(operators.values())) {
     if (!isStateful(op)) continue;
     assert(!out.has(op.name), `two stateful operators named '${op.name}'`);
-    const delta = deltaBase !== undefined && op.snapshotChanges ? op.snapshotChanges() : null;
+    const delta = deltaBase !== undefined && op.snapshotChanges ? op.snapshotChanges(reuseMemory) : null;
     if (delta !== null) out.set(op.name, [{ type: 'delta', baseCheckpointId: deltaBase, bytes: delta }]);
-    else out.set(op.name, [{ type: 'full', bytes: op.snapshotBytes ? op.snapshotBytes() : pack(op.snapshotState()) }]);
+    else out.set(op.name, [{ type: 'full', bytes: op.snapshotBytes ? op.snapshotBytes(reuseMemory) : pack(op.snapshotState()) }]);
   }
   return out;
 }

@@ -106,6 +106,8 @@ export class PipelineRunner {
   /** The checkpoint being written in the background (see startCheckpoint), until someone awaits it. */
   private pendingWrite: Promise<void> | null = null;
   private writeInFlight = false;
+  /** The last checkpoint's bytes are in files and nobody else holds them: the next cut may write over them. */
+  private snapshotMemoryFree = false;
   /** When the next checkpoint may be a delta. */
   private readonly chain = new DeltaChainPolicy();
   private checkpointsCut = 0;
@@ -232,7 +234,8 @@ export class PipelineRunner {
    * `checkpoints.intervalMs` and a last one when it stops. Resolves once it is durable.
    */
   async checkpoint(): Promise<RunnerCheckpoint> {
-    const { checkpoint, durable } = await this.startCheckpoint();
+    // The caller gets the checkpoint, bytes included: the next cut must not write over them.
+    const { checkpoint, durable } = await this.startCheckpoint(true);
     await durable;
     return checkpoint;
   }
@@ -243,8 +246,9 @@ export class PipelineRunner {
    * asynchronous snapshot phase. One write at a time: this waits for the previous one, and a failed
    * write fails the run here. A crash before `durable` settles leaves the previous checkpoint, which
    * recovery uses. Deltas build on the previous checkpoint this run wrote (see `deltaBase`).
+   * `handedOut`: the caller keeps the checkpoint, so the next cut must not write over its bytes.
    */
-  private async startCheckpoint(): Promise<{ checkpoint: RunnerCheckpoint; durable: Promise<void> }> {
+  private async startCheckpoint(handedOut = false): Promise<{ checkpoint: RunnerCheckpoint; durable: Promise<void> }> {
     const storage = this.options.checkpoints?.storage;
     if (storage === undefined) throw new FreshetError(ErrorCodes.INVALID_ARGUMENT, `pipeline '${this.plan.pipeline}' runs without checkpoints`);
     await this.checkpointWritten();
@@ -252,7 +256,9 @@ export class PipelineRunner {
     await this.flush();
     const deltaBase = this.deltaBase(storage);
     const id = storage.nextId();
-    const operators = snapshotOperators(this.graph.operators, deltaBase);
+    const reuseMemory = this.snapshotMemoryFree;
+    this.snapshotMemoryFree = false;
+    const operators = snapshotOperators(this.graph.operators, deltaBase, reuseMemory);
     const backend = this.options.stateBackend;
     // The backend captures its state at the call (its own chains: full or by-key deltas).
     if (backend !== undefined) {
@@ -274,6 +280,7 @@ export class PipelineRunner {
     const durable = storage.save(checkpoint).then(
       () => {
         this.writeInFlight = false;
+        this.snapshotMemoryFree = !handedOut && storage.releasesBytes === true;
         backend?.checkpointComplete(checkpoint.id);
         this.lastCheckpointId = checkpoint.id;
         this.chain.record(checkpoint.tasks[0]!);

@@ -11,7 +11,7 @@
  *           | float 64 (0xcb f64)                 every other number (-0, NaN and ±Infinity included)
  *           | fixstr / str 8 / str 16 / str 32    UTF-8 strings
  *           | fixarray / array 16 / array 32      arrays of values
- *           | bin 8 / bin 16 / bin 32              Uint8Arrays (encoded accumulators)
+ *           | bin 8 / bin 16 / bin 32              Uint8Arrays (encoded accumulators, window columns)
  *           | nil (0xc0) | false (0xc2) | true (0xc3)
  *           | anything else: msgpackr's own encoding of it (undefined, plain objects), copied in
  *
@@ -31,6 +31,16 @@ export class SnapshotWriter {
   constructor(expectedBytes = INITIAL_BYTES) {
     this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, expectedBytes));
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Bytes the writer holds before it must grow. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Starts over in the same memory: the bytes `finish` returned before must no longer be read. */
+  reset(): void {
+    this.pos = 0;
   }
 
   /** The bytes written (a view: the writer must not be used afterwards). */
@@ -61,15 +71,6 @@ export class SnapshotWriter {
   number(value: number): void {
     this.ensure(9);
     this.pos = this.writeNumber(this.buf, this.pos, value);
-  }
-
-  /** `count` numbers of `values` from `from`, each as `number` writes it (one call for a run of doubles). */
-  numbers(values: Float64Array, from: number, count: number): void {
-    this.ensure(9 * count);
-    const buf = this.buf;
-    let pos = this.pos;
-    for (let i = from; i < from + count; i++) pos = this.writeNumber(buf, pos, values[i]!);
-    this.pos = pos;
   }
 
   /** Writes `value` at `pos` (room for 9 bytes checked by the caller); returns the next position. */
@@ -191,7 +192,12 @@ export class SnapshotWriter {
 
   /** A bin 8 / bin 16 / bin 32 (encoded accumulators). */
   bytes(value: Uint8Array): void {
-    const n = value.length;
+    this.binHeader(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
+  }
+
+  private binHeader(n: number): void {
     this.ensure(5 + n);
     if (n < 0x100) {
       this.buf[this.pos++] = 0xc4;
@@ -205,8 +211,22 @@ export class SnapshotWriter {
       this.view.setUint32(this.pos, n);
       this.pos += 4;
     }
-    this.buf.set(value, this.pos);
-    this.pos += n;
+  }
+
+  /**
+   * A bin of doubles (IEEE 754 little-endian) taken from runs of `values`: run i is the first
+   * `lengths[i]` of the `width` doubles at `i * width`; `total` is the sum of the lengths.
+   */
+  float64Runs(values: Float64Array, width: number, lengths: Uint8Array, total: number): void {
+    this.binHeader(total * 8);
+    let pos = this.pos;
+    const view = this.view;
+    for (let run = 0; run < lengths.length; run++) {
+      const at = run * width;
+      const length = lengths[run]!;
+      for (let i = 0; i < length; i++, pos += 8) view.setFloat64(pos, values[at + i]!, true);
+    }
+    this.pos = pos;
   }
 
   /** Bytes that already are one MessagePack value. */

@@ -114,6 +114,7 @@ function compositeColumns(parts: readonly AccumulatorColumns[]): AccumulatorColu
     width += part.width;
   }
   return {
+    id: `aggregate(${parts.map((p) => p.id).join(',')})`,
     width,
     add(store, at, input, spill) {
       for (let i = 0; i < n; i++) parts[i]!.add(store, at + offsets[i]!, input, spill);
@@ -125,10 +126,6 @@ function compositeColumns(parts: readonly AccumulatorColumns[]): AccumulatorColu
     },
     fromAcc(acc, store, at, spill) {
       for (let i = 0; i < n; i++) parts[i]!.fromAcc((acc as unknown[])[i], store, at + offsets[i]!, spill);
-    },
-    write(store, at, spill, out) {
-      out.arrayHeader(n);
-      for (let i = 0; i < n; i++) parts[i]!.write(store, at + offsets[i]!, spill, out);
     },
   };
 }

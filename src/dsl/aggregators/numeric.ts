@@ -98,6 +98,7 @@ const SPILLED = -1;
 
 function sumColumns(extract: ((input: unknown) => NumericValue) | undefined): AccumulatorColumns {
   return {
+    id: `sum${COLUMN_PARTIALS}`,
     width: P0 + COLUMN_PARTIALS,
     add(store, at, input, spill) {
       const v = extract === undefined ? (input as NumericValue) : extract(input);
@@ -117,12 +118,6 @@ function sumColumns(extract: ((input: unknown) => NumericValue) | undefined): Ac
       }
       for (let i = 0; i < P0 + n; i++) store[at + i] = sum[i]!;
     },
-    write(store, at, spill, out) {
-      const n = store[at + N]!;
-      if (n === SPILLED) return out.value(spill.get(at));
-      out.arrayHeader(P0 + n);
-      out.numbers(store, at, P0 + n);
-    },
   };
 }
 
@@ -130,7 +125,7 @@ function sumFromColumns(store: Float64Array, at: number): SumAcc {
   const acc = createExactSum();
   const n = store[at + N]!;
   for (let i = 0; i < P0 + n; i++) acc[i] = store[at + i]!;
-  // No stale entries: what write() writes for it.
+  // Exactly the partials in use, no stale entries.
   acc.length = P0 + n;
   return acc;
 }
@@ -284,6 +279,7 @@ export function count<In>(extract?: (input: In) => unknown): Aggregator<In, numb
   return {
     kind: 'count',
     columns: {
+      id: 'count',
       width: 1,
       add:
         extract === undefined
@@ -297,7 +293,6 @@ export function count<In>(extract?: (input: In) => unknown): Aggregator<In, numb
       fromAcc(acc, store, at) {
         store[at] = acc as number;
       },
-      write: (store, at, _spill, out) => out.number(store[at]!),
     },
     create: () => 0,
     add,

@@ -15,14 +15,16 @@ export interface StatefulOperator extends Operator {
   /**
    * Optional, for large state: the msgpack bytes of a full snapshot (what `pack(snapshotState())` would
    * decode to), written directly, and the start of change tracking for `snapshotChanges`.
+   * `reuseMemory`: nobody reads the bytes this operator's last snapshot returned any more (they are in
+   * files), so it may write over them instead of allocating tens of MB again.
    */
-  snapshotBytes?(): Uint8Array;
+  snapshotBytes?(reuseMemory?: boolean): Uint8Array;
   /**
    * Optional, incremental checkpoints: the msgpack bytes of what changed since the last `snapshotBytes`
    * or `snapshotChanges` (a delta `restoreChanges` applies on top of that snapshot), or null when there
    * is no base to build on (then take a full snapshot).
    */
-  snapshotChanges?(): Uint8Array | null;
+  snapshotChanges?(reuseMemory?: boolean): Uint8Array | null;
   restoreChanges?(delta: OperatorSnapshot): void;
 }
 

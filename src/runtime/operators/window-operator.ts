@@ -1,11 +1,12 @@
 import { assert } from '../../core/assert.js';
+import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import { Limits } from '../../core/limits.js';
 import type { EmitMode, KeyValue, PlanAggregator, WindowSpec } from '../../plan/plan.js';
 import { type OperatorSnapshot, checkSnapshot, hasPlainState } from './stateful.js';
 import { type Batch, type Edge, type Operator, emit, emitWatermark } from '../batch.js';
 import { MinHeap } from '../min-heap.js';
 import { SnapshotWriter } from '../snapshot-writer.js';
-import { type WindowBucket, newWindowBucket } from './window-buckets.js';
+import { ColumnBucket, type WindowBucket, newWindowBucket } from './window-buckets.js';
 
 /*
  * Event-time window semantics (shared by every window operator; docs/windows.md has the long form):
@@ -66,17 +67,21 @@ export abstract class WindowOperatorBase implements Operator {
     return (this.plainStateCached ??= hasPlainState(this.aggregator as { kind: string; parts?: unknown }));
   }
   private plainStateCached: boolean | undefined;
-  /** How the snapshot being restored holds accumulators. */
-  protected restoringPlain = false;
+  /** How snapshots hold accumulators: 'plain' or 'encoded' (see above), or `columns:<layout>` (see window-buckets.ts). */
+  protected get accMode(): string {
+    return this.plainState ? 'plain' : 'encoded';
+  }
+  /** How the snapshot being restored holds accumulators (its accMode). */
+  protected restoringMode = 'encoded';
 
   snapshotState(): OperatorSnapshot {
-    return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows(), this.plainState ? 'plain' : 'encoded'];
+    return [1, this.constructor.name, this.watermarkMs, this.snapshotWindows(), this.accMode];
   }
 
   restoreState(snapshot: OperatorSnapshot): void {
     checkSnapshot(this.name, this.constructor.name, 1, snapshot);
     this.watermarkMs = snapshot[2] as number;
-    this.restoringPlain = snapshot[4] === 'plain';
+    this.restoringMode = String(snapshot[4]);
     this.restoreWindows(snapshot[3] as unknown[]);
   }
 
@@ -85,7 +90,7 @@ export abstract class WindowOperatorBase implements Operator {
   }
 
   protected decodeAcc(stored: unknown): unknown {
-    return this.restoringPlain ? stored : this.aggregator.decode(stored as Uint8Array);
+    return this.restoringMode === 'plain' ? stored : this.aggregator.decode(stored as Uint8Array);
   }
 
   watermark(watermarkMs: number): void {
@@ -197,6 +202,11 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   private readonly toFire = new MinHeap();
   private readonly toPurge = new MinHeap();
 
+  protected override get accMode(): string {
+    const columns = this.aggregator.columns;
+    return columns !== undefined ? `columns:${columns.id}` : super.accMode;
+  }
+
   constructor(name: string, spec: Extract<WindowSpec, { type: 'tumbling' | 'hopping' }>, aggregator: PlanAggregator, emitMode: EmitMode, allowedLatenessMs: number) {
     super(name, aggregator, emitMode, allowedLatenessMs);
     this.sizeMs = spec.sizeMs;
@@ -241,6 +251,8 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   private bytesPerEntry = 32;
   /** Entries the snapshot being written holds. */
   private snapshotEntries = 0;
+  /** The writer of the last snapshot: its memory holds that snapshot's bytes (see snapshotBytes' reuseMemory). */
+  private lastWriter: SnapshotWriter | null = null;
 
   push(batch: Batch): void {
     const { values, timestamps } = batch;
@@ -306,14 +318,7 @@ export class AlignedWindowOperator extends WindowOperatorBase {
   protected snapshotWindows(): unknown[] {
     const windows: unknown[] = [];
     for (const [start, bucket] of this.windows) {
-      const keys: KeyValue[] = new Array(bucket.size);
-      const accs: unknown[] = new Array(bucket.size);
-      let i = 0;
-      bucket.forEach((acc, key) => {
-        keys[i] = key;
-        accs[i++] = this.encodeAcc(acc);
-      });
-      windows.push([start, keys, accs]);
+      windows.push([start, [...bucket.keys()], bucket.snapshotAccs(this.plainState)]);
     }
     return [windows, this.toFire.toArray(), this.toPurge.toArray()];
   }
@@ -333,14 +338,14 @@ export class AlignedWindowOperator extends WindowOperatorBase {
    * The full snapshot's msgpack bytes, written straight from the maps (what `pack(snapshotState())`
    * decodes to, 3-4x faster for a million keys; see SnapshotWriter). Starts change tracking.
    */
-  snapshotBytes(): Uint8Array {
-    const w = this.writerFor(this.windows.keys());
+  snapshotBytes(reuseMemory = false): Uint8Array {
+    const w = this.writerFor(this.windows.keys(), reuseMemory);
     this.writeHeader(w, this.constructor.name);
     w.arrayHeader(3);
     w.arrayHeader(this.windows.size);
     for (const [start, bucket] of this.windows) this.writeWindow(w, start, bucket);
     this.writeTimers(w);
-    w.string(this.plainState ? 'plain' : 'encoded');
+    w.string(this.accMode);
     return this.finishSnapshot(w);
   }
 
@@ -349,9 +354,9 @@ export class AlignedWindowOperator extends WindowOperatorBase {
    * toFire, toPurge, purged starts], accumulator mode]`: changed windows are written whole, timers whole
    * (one number per window). Null before the first snapshot.
    */
-  snapshotChanges(): Uint8Array | null {
+  snapshotChanges(reuseMemory = false): Uint8Array | null {
     if (!this.trackingChanges) return null;
-    const w = this.writerFor(this.changedWindows);
+    const w = this.writerFor(this.changedWindows, reuseMemory);
     this.writeHeader(w, `${this.constructor.name}.changes`);
     w.arrayHeader(4);
     w.arrayHeader(this.changedWindows.size);
@@ -359,14 +364,14 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     this.writeTimers(w);
     w.arrayHeader(this.purgedWindows.length);
     for (const start of this.purgedWindows) w.number(start);
-    w.string(this.plainState ? 'plain' : 'encoded');
+    w.string(this.accMode);
     return this.finishSnapshot(w);
   }
 
   restoreChanges(delta: OperatorSnapshot): void {
     checkSnapshot(this.name, `${this.constructor.name}.changes`, 1, delta);
     this.watermarkMs = delta[2] as number;
-    this.restoringPlain = delta[4] === 'plain';
+    this.restoringMode = String(delta[4]);
     const [changed, toFire, toPurge, purged] = delta[3] as [[number, KeyValue[], unknown[]][], number[], number[], number[]];
     this.cachedStarts.fill(Number.NaN);
     this.cachedBuckets.fill(undefined);
@@ -383,9 +388,18 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     this.startChangeInterval();
   }
 
-  private restoreBucket(keys: readonly KeyValue[], accs: readonly unknown[]): WindowBucket {
+  private restoreBucket(keys: readonly KeyValue[], accs: unknown): WindowBucket {
+    if (this.restoringMode.startsWith('columns:')) {
+      const columns = this.aggregator.columns;
+      if (columns === undefined || this.restoringMode !== `columns:${columns.id}`) {
+        throw new FreshetError(ErrorCodes.STATE_INCOMPATIBLE, `operator '${this.name}': its saved accumulators are ${this.restoringMode}, this aggregator's are ${this.accMode}`);
+      }
+      return ColumnBucket.fromSnapshot(columns, this.name, keys, accs);
+    }
+    // One value per key (plain or encoded; also into columns, from snapshots older than them).
+    const values = accs as readonly unknown[];
     const bucket = newWindowBucket(this.aggregator);
-    for (let i = 0; i < keys.length; i++) bucket.restore(keys[i]!, this.decodeAcc(accs[i]));
+    for (let i = 0; i < keys.length; i++) bucket.restore(keys[i]!, this.decodeAcc(values[i]));
     return bucket;
   }
 
@@ -423,13 +437,24 @@ export class AlignedWindowOperator extends WindowOperatorBase {
     w.value(this.toPurge.toArray());
   }
 
-  private writerFor(starts: Iterable<number>): SnapshotWriter {
+  private writerFor(starts: Iterable<number>, reuseMemory: boolean): SnapshotWriter {
     let entries = 0;
     for (const start of starts) entries += this.windows.get(start)!.size;
     this.snapshotEntries = entries;
-    return new SnapshotWriter(Math.ceil(entries * this.bytesPerEntry * 1.1) + 1024);
+    const expected = Math.ceil(entries * this.bytesPerEntry * 1.1) + 1024;
+    // Fresh memory for a snapshot of a million keys costs more than writing it (page faults), and
+    // dropping it often makes V8 collect everything sooner.
+    const last = this.lastWriter;
+    if (reuseMemory && last !== null && last.capacity >= expected) {
+      last.reset();
+      return last;
+    }
+    // Room to grow, so that the next snapshots fit in it too.
+    return new SnapshotWriter(Math.ceil(expected * 1.25));
   }
+
   private finishSnapshot(w: SnapshotWriter): Uint8Array {
+    this.lastWriter = w;
     const bytes = w.finish();
     if (this.snapshotEntries > 0) this.bytesPerEntry = bytes.length / this.snapshotEntries;
     this.startChangeInterval();
