@@ -214,19 +214,38 @@ export class SnapshotWriter {
   }
 
   /**
-   * A bin of doubles (IEEE 754 little-endian) taken from runs of `values`: run i is the first
-   * `lengths[i]` of the `width` doubles at `i * width`; `total` is the sum of the lengths.
+   * Window columns (see `readDoubleRuns` for the format): a bin of `count` runs of `width` doubles from
+   * `values`, each without its trailing +0s, small non-negative integers in one byte.
    */
-  float64Runs(values: Float64Array, width: number, lengths: Uint8Array, total: number): void {
-    this.binHeader(total * 8);
-    let pos = this.pos;
-    const view = this.view;
-    for (let run = 0; run < lengths.length; run++) {
+  doubleRuns(values: Float64Array, width: number, count: number): void {
+    // bin 32, its length filled in at the end.
+    this.ensure(5);
+    const header = this.pos;
+    this.buf[header] = 0xc6;
+    this.pos += 5;
+    const most = 1 + 9 * width;
+    for (let run = 0; run < count; run++) {
+      if (this.pos + most > this.buf.length) this.ensure(most);
+      const buf = this.buf;
+      const view = this.view;
       const at = run * width;
-      const length = lengths[run]!;
-      for (let i = 0; i < length; i++, pos += 8) view.setFloat64(pos, values[at + i]!, true);
+      let length = width;
+      while (length > 0 && values[at + length - 1] === 0 && 1 / values[at + length - 1]! > 0) length--;
+      let pos = this.pos;
+      buf[pos++] = length;
+      for (let i = 0; i < length; i++) {
+        const v = values[at + i]!;
+        if (v >= 0 && v <= RUN_SMALL_MAX && Math.trunc(v) === v && 1 / v > 0) {
+          buf[pos++] = v;
+        } else {
+          buf[pos] = RUN_DOUBLE;
+          view.setFloat64(pos + 1, v, true);
+          pos += 9;
+        }
+      }
+      this.pos = pos;
     }
-    this.pos = pos;
+    this.view.setUint32(header + 1, this.pos - header - 5);
   }
 
   /** Bytes that already are one MessagePack value. */
@@ -247,3 +266,41 @@ export class SnapshotWriter {
   }
 }
 
+/** The largest integer a run stores in one byte. */
+const RUN_SMALL_MAX = 0xf0;
+/** Tag of a double stored whole. */
+const RUN_DOUBLE = 0xff;
+
+/**
+ * Reads what `SnapshotWriter.doubleRuns` wrote into `into` (`count` runs of `width` doubles; all zeros
+ * to start with). Format, run after run:
+ *   run   := length:u8 value{length}        the run's first `length` doubles; the rest are +0
+ *   value := 0x00-0xF0                      that integer
+ *          | 0xFF f64                       any other double, IEEE 754 little-endian
+ * Returns an error message, or null when the bytes are exactly `count` well-formed runs.
+ */
+export function readDoubleRuns(bytes: Uint8Array, width: number, count: number, into: Float64Array): string | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.length;
+  let pos = 0;
+  for (let run = 0; run < count; run++) {
+    if (pos >= end) return `${count - run} runs missing`;
+    const length = bytes[pos++]!;
+    if (length > width) return `run ${run} has ${length} doubles, more than ${width}`;
+    const at = run * width;
+    for (let i = 0; i < length; i++) {
+      if (pos >= end) return `run ${run} is cut short`;
+      const tag = bytes[pos]!;
+      if (tag <= RUN_SMALL_MAX) {
+        into[at + i] = tag;
+        pos++;
+      } else if (tag === RUN_DOUBLE && pos + 9 <= end) {
+        into[at + i] = view.getFloat64(pos + 1, true);
+        pos += 9;
+      } else {
+        return `run ${run}: bad value at byte ${pos}`;
+      }
+    }
+  }
+  return pos === end ? null : `${end - pos} bytes after the last run`;
+}

@@ -40,11 +40,11 @@ function onObjects(aggregator: PlanAggregator): PlanAggregator {
 function snapshotRoundTrip(bucket: WindowBucket, aggregator: PlanAggregator): { restored: WindowBucket; spilled: number } {
   const w = new SnapshotWriter(64);
   bucket.writeAccs(w, true);
-  const stored = unpack(w.finish()) as [Uint8Array, Uint8Array, unknown[]];
+  const stored = unpack(w.finish()) as [Uint8Array, unknown[]];
   // What the writer wrote is what the generic snapshot path builds.
   expect(stored).toEqual(bucket.snapshotAccs(true));
   const keys = [...bucket.keys()];
-  return { restored: ColumnBucket.fromSnapshot(aggregator.columns!, 'op', keys, stored), spilled: stored[2].length / 2 };
+  return { restored: ColumnBucket.fromSnapshot(aggregator.columns!, 'op', keys, stored), spilled: stored[1].length / 2 };
 }
 
 /** A bucket restored key by key from the plain accumulators of another (as from snapshots taken before columns). */

@@ -1,6 +1,7 @@
 import { ErrorCodes, FreshetError } from '../../core/errors.js';
 import type { AccumulatorColumns, KeyValue, PlanAggregator } from '../../plan/plan.js';
-import type { SnapshotWriter } from '../snapshot-writer.js';
+import { unpack } from 'msgpackr';
+import { SnapshotWriter, readDoubleRuns } from '../snapshot-writer.js';
 
 /**
  * One aligned window's accumulators by key, in the order keys first touched the window (which is the
@@ -18,7 +19,7 @@ export interface WindowBucket {
   forEach(fn: (acc: unknown, key: KeyValue) => void): void;
   /**
    * The accumulators as a snapshot holds them, in key order: one value per key (plain data, or `encode`d
-   * bytes unless `plain`) for objects; for columns, `[lengths, doubles, spilled]` (see ColumnBucket).
+   * bytes unless `plain`) for objects; for columns, `[runs, spilled]` (see ColumnBucket).
    */
   snapshotAccs(plain: boolean): unknown;
   /** Writes what `snapshotAccs` returns, without making it. */
@@ -82,10 +83,10 @@ class ObjectBucket implements WindowBucket {
  * one Float64Array that doubles when full. A million keys are then a map of numbers and one typed
  * array, which the garbage collector does not walk, instead of a million small arrays it does.
  *
- * Snapshot form, `[lengths, doubles, spilled]`: each slot's run without its trailing zeros (a sum of
- * integers uses 2 of its 9 doubles), so a snapshot copies doubles instead of encoding each accumulator:
- *   lengths := bin, one byte per slot: how many doubles of its run follow
- *   doubles := bin, those doubles, slot after slot, as IEEE 754 little-endian (DataView: any machine)
+ * Snapshot form, `[runs, spilled]`: the slots' doubles in slot order, one tight loop over the store
+ * instead of an encoding per accumulator (and the same to restore):
+ *   runs    := bin: each slot's doubles without its trailing zeros, small integers (counts, the number
+ *              of partials of a sum) in one byte (see readDoubleRuns): ~14 bytes for count + sum
  *   spilled := [offset, accumulator, ...]: the accumulators that outgrew their runs, as plain data
  * Restoring it needs the same layout (`AccumulatorColumns.id`, in the snapshot's mode string).
  */
@@ -106,27 +107,13 @@ export class ColumnBucket implements WindowBucket {
 
   /** A bucket from its snapshot form (see the class comment) and its keys in slot order. */
   static fromSnapshot(columns: AccumulatorColumns, operator: string, keys: readonly KeyValue[], stored: unknown): ColumnBucket {
-    const [lengths, bytes, spilled] = (Array.isArray(stored) ? stored : []) as [unknown, unknown, unknown];
+    const [bytes, spilled] = (Array.isArray(stored) ? stored : []) as [unknown, unknown];
     const corrupt = (why: string): FreshetError => new FreshetError(ErrorCodes.CHECKPOINT_CORRUPT, `operator '${operator}': window columns in its saved state are corrupt: ${why}`);
-    if (!(lengths instanceof Uint8Array) || !(bytes instanceof Uint8Array) || !Array.isArray(spilled)) throw corrupt('expected [lengths, doubles, spilled]');
-    if (lengths.length !== keys.length) throw corrupt(`${lengths.length} runs for ${keys.length} keys`);
-    if (bytes.length % 8 !== 0) throw corrupt(`${bytes.length} bytes of doubles`);
+    if (!(bytes instanceof Uint8Array) || !Array.isArray(spilled)) throw corrupt('expected [runs, spilled]');
     const bucket = new ColumnBucket(columns, keys.length);
-    const width = bucket.width;
-    // The bytes may start anywhere in the file's buffer, so they are read through a DataView.
-    const doubles = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const count = bytes.length / 8;
-    const store = bucket.store;
-    let from = 0;
-    for (let slot = 0; slot < keys.length; slot++) {
-      const length = lengths[slot]!;
-      if (length > width || from + length > count) throw corrupt(`run ${slot} of ${length} doubles`);
-      const at = slot * width;
-      for (let i = 0; i < length; i++) store[at + i] = doubles.getFloat64((from + i) * 8, true);
-      from += length;
-      bucket.slots.set(keys[slot]!, slot);
-    }
-    if (from !== count) throw corrupt(`${count - from} doubles left over`);
+    const error = readDoubleRuns(bytes, bucket.width, keys.length, bucket.store);
+    if (error !== null) throw corrupt(error);
+    for (let slot = 0; slot < keys.length; slot++) bucket.slots.set(keys[slot]!, slot);
     if (bucket.slots.size !== keys.length) throw corrupt('a key twice');
     for (let i = 0; i + 1 < spilled.length; i += 2) bucket.spill.set(spilled[i] as number, spilled[i + 1]);
     return bucket;
@@ -156,46 +143,19 @@ export class ColumnBucket implements WindowBucket {
   }
 
   snapshotAccs(): unknown {
-    const { lengths, doubles } = this.measureRuns();
-    // Buffers, as msgpackr decodes bins.
-    const out = Buffer.alloc(doubles * 8);
-    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const { store, width } = this;
-    let to = 0;
-    for (let slot = 0; slot < lengths.length; slot++) {
-      for (let i = 0; i < lengths[slot]!; i++, to += 8) view.setFloat64(to, store[slot * width + i]!, true);
-    }
-    return [Buffer.from(lengths), out, this.spilled()];
+    const w = new SnapshotWriter(64);
+    this.writeAccs(w);
+    return unpack(w.finish());
   }
 
   writeAccs(w: SnapshotWriter): void {
-    const { lengths, doubles } = this.measureRuns();
-    w.arrayHeader(3);
-    w.bytes(lengths);
-    w.float64Runs(this.store, this.width, lengths, doubles);
+    w.arrayHeader(2);
+    w.doubleRuns(this.store, this.width, this.slots.size);
     w.value(this.spilled());
   }
 
   restore(key: KeyValue, acc: unknown): void {
     this.columns.fromAcc(acc, this.store, this.newSlot(key) * this.width, this.spill);
-  }
-
-  /** Each slot's run length without trailing zeros (a view of scratch space, valid until the next call), and their total. */
-  private measureRuns(): { lengths: Uint8Array; doubles: number } {
-    const n = this.slots.size;
-    const { store, width } = this;
-    if (lengthsScratch.length < n) lengthsScratch = new Uint8Array(Math.max(n, lengthsScratch.length * 2));
-    const lengths = lengthsScratch.subarray(0, n);
-    let doubles = 0;
-    for (let slot = 0; slot < n; slot++) {
-      const at = slot * width;
-      let length = width;
-      // Only +0 is dropped: a run restores with zeros, and -0 must survive.
-      while (length > 0 && store[at + length - 1] === 0 && 1 / store[at + length - 1]! > 0) length--;
-      lengths[slot] = length;
-      doubles += length;
-    }
-    return { lengths, doubles };
   }
 
   private spilled(): unknown[] {
@@ -216,6 +176,3 @@ export class ColumnBucket implements WindowBucket {
     return slot;
   }
 }
-
-/** Run lengths of the last snapshot, kept: one byte per key, so a million keys need not allocate 1 MB each time. */
-let lengthsScratch = new Uint8Array(0);
