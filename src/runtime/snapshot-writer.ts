@@ -13,7 +13,8 @@
  *           | fixarray / array 16 / array 32      arrays of values
  *           | bin 8 / bin 16 / bin 32              Uint8Arrays (encoded accumulators, window columns)
  *           | nil (0xc0) | false (0xc2) | true (0xc3)
- *           | anything else: msgpackr's own encoding of it (undefined, plain objects), copied in
+ *           | fixmap / map 16 / map 32            plain objects: string key, value, in key order
+ *           | anything else: msgpackr's own encoding of it (undefined, Maps, class instances), copied in
  *
  * All multi-byte integers and floats are big-endian, as the spec requires.
  */
@@ -64,6 +65,21 @@ export class SnapshotWriter {
     } else {
       this.buf[this.pos++] = 0xdd;
       this.view.setUint32(this.pos, length);
+      this.pos += 4;
+    }
+  }
+
+  mapHeader(size: number): void {
+    this.ensure(5);
+    if (size < 16) {
+      this.buf[this.pos++] = 0x80 | size;
+    } else if (size < 0x10000) {
+      this.buf[this.pos++] = 0xde;
+      this.view.setUint16(this.pos, size);
+      this.pos += 2;
+    } else {
+      this.buf[this.pos++] = 0xdf;
+      this.view.setUint32(this.pos, size);
       this.pos += 4;
     }
   }
@@ -162,7 +178,7 @@ export class SnapshotWriter {
     this.pos = start + header + written;
   }
 
-  /** Any value: plain data the fast way, anything else (objects, bytes) through msgpackr. */
+  /** Any value: plain data (numbers, strings, arrays, bytes, plain objects) the fast way, anything else through msgpackr. */
   value(value: unknown): void {
     if (typeof value === 'number') return this.number(value);
     if (typeof value === 'string') return this.string(value);
@@ -182,6 +198,16 @@ export class SnapshotWriter {
       return;
     }
     if (value instanceof Uint8Array) return this.bytes(value);
+    if (isPlainObject(value)) {
+      // Written here rather than by msgpackr, which writes -0 as 0 (avg's exact sum may hold a -0).
+      const keys = Object.keys(value);
+      this.mapHeader(keys.length);
+      for (const key of keys) {
+        this.string(key);
+        this.value(value[key]);
+      }
+      return;
+    }
     if (value === null || typeof value === 'boolean') {
       this.ensure(1);
       this.buf[this.pos++] = value === null ? 0xc0 : value ? 0xc3 : 0xc2;
@@ -303,4 +329,10 @@ export function readDoubleRuns(bytes: Uint8Array, width: number, count: number, 
     }
   }
   return pos === end ? null : `${end - pos} bytes after the last run`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }

@@ -427,6 +427,7 @@ function extremum<In>(kind: 'min' | 'max', extract: ((input: In) => NumericValue
   const fold = kind === 'min' ? minFold : maxFold;
   return {
     kind,
+    columns: extremumColumns(kind, extract as ((input: unknown) => NumericValue) | undefined),
     // value starts as a double (NaN), not 0: V8 then keeps the field unboxed and updates it in place;
     // starting from a small integer lets later doubles be stored as fresh heap numbers (an allocation per add).
     create: () => ({ has: false, value: NaN }),
@@ -442,6 +443,35 @@ function extremum<In>(kind: 'min' | 'max', extract: ((input: In) => NumericValue
       if (acc.has && Object.is(acc.value, -0)) throw r.fail('-0 is stored as 0');
       r.end();
       return acc;
+    },
+  };
+}
+
+/** min/max in window columns (see AccumulatorColumns): `[has, value]`, has 0 or 1. */
+function extremumColumns(kind: 'min' | 'max', extract: ((input: unknown) => NumericValue) | undefined): AccumulatorColumns {
+  return {
+    id: kind,
+    width: 2,
+    add:
+      kind === 'min'
+        ? (store, at, input) => {
+            const v = extract === undefined ? (input as NumericValue) : extract(input);
+            if (v == null) return;
+            if (store[at] === 0 || v < store[at + 1]! || v !== v) store[at + 1] = v + 0;
+            store[at] = 1;
+          }
+        : (store, at, input) => {
+            const v = extract === undefined ? (input as NumericValue) : extract(input);
+            if (v == null) return;
+            if (store[at] === 0 || v > store[at + 1]! || v !== v) store[at + 1] = v + 0;
+            store[at] = 1;
+          },
+    toAcc: (store, at): ExtremumAcc => (store[at] === 1 ? { has: true, value: store[at + 1]! } : { has: false, value: NaN }),
+    fromAcc(acc, store, at) {
+      const e = acc as ExtremumAcc;
+      if (!e.has) return;
+      store[at] = 1;
+      store[at + 1] = e.value;
     },
   };
 }
@@ -520,6 +550,7 @@ export function avg<In>(extract?: (input: In) => NumericValue): Aggregator<In, A
         };
   return {
     kind: 'avg',
+    columns: avgColumns(extract as ((input: unknown) => NumericValue) | undefined),
     create: () => ({ sum: createExactSum(), count: 0 }),
     add,
     merge(a, b) {
@@ -540,6 +571,27 @@ export function avg<In>(extract?: (input: In) => NumericValue): Aggregator<In, A
       r.end();
       if (n === 0 && (partialCount(s) > 0 || s[SPECIAL] !== 0)) throw invalidState('avg', 'a sum without values');
       return { sum: s, count: n };
+    },
+  };
+}
+
+/** avg in window columns: `[count, ...sum's columns]`, the sum spilling as sum's does. */
+function avgColumns(extract: ((input: unknown) => NumericValue) | undefined): AccumulatorColumns {
+  const sum = sumColumns(undefined);
+  return {
+    id: `avg(${sum.id})`,
+    width: 1 + sum.width,
+    add(store, at, input, spill) {
+      const v = extract === undefined ? (input as NumericValue) : extract(input);
+      if (v == null) return;
+      store[at]! += 1;
+      sum.add(store, at + 1, v, spill);
+    },
+    toAcc: (store, at, spill): AvgAcc => ({ sum: sum.toAcc(store, at + 1, spill) as SumAcc, count: store[at]! }),
+    fromAcc(acc, store, at, spill) {
+      const a = acc as AvgAcc;
+      store[at] = a.count;
+      sum.fromAcc(a.sum, store, at + 1, spill);
     },
   };
 }
